@@ -1,0 +1,240 @@
+package wsevents
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
+)
+
+// ServeHTTP upgrades the request to a WebSocket connection and serves it
+// until it ends: the request's goroutine becomes the connection's read
+// goroutine. A request that is not a valid WebSocket handshake, comes from
+// a refused origin or arrives during Shutdown gets an HTTP error through
+// Config.Error and no upgrade.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closing.Load() {
+		s.refuse(w, r, http.StatusServiceUnavailable, ErrServerClosed)
+		return
+	}
+	if status, err := checkHandshake(r); err != nil {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		s.refuse(w, r, status, err)
+		return
+	}
+	if !s.originAllowed(r) {
+		s.refuse(w, r, http.StatusForbidden, ErrOriginRefused)
+		return
+	}
+
+	proto := s.selectSubprotocol(r)
+	var (
+		ext      wsflate.Parameters
+		accepted bool
+	)
+	up := ws.HTTPUpgrader{
+		Timeout: s.cfg.HandshakeTimeout,
+		// Headers that middleware set before the upgrade (cookies, CORS)
+		// go out with the 101 response.
+		Header:   w.Header(),
+		Protocol: func(p string) bool { return p == proto },
+	}
+	if s.cfg.EnableCompression {
+		up.Negotiate = func(opt httphead.Option) (httphead.Option, error) {
+			if accepted {
+				return httphead.Option{}, nil
+			}
+			var offer wsflate.Parameters
+			if string(opt.Name) != wsflate.ExtensionName || offer.Parse(opt) != nil {
+				return httphead.Option{}, nil // RFC 7692 section 5: decline, do not fail
+			}
+			if offer.ServerMaxWindowBits.Defined() && offer.ServerMaxWindowBits != 15 {
+				return httphead.Option{}, nil // compress/flate cannot shrink its window
+			}
+			ext = wsflate.Parameters{
+				ServerNoContextTakeover: true,
+				ClientNoContextTakeover: offer.ClientNoContextTakeover,
+			}
+			accepted = true
+			return ext.Option(), nil
+		}
+	}
+	netConn, brw, _, err := up.Upgrade(r, w)
+	if err != nil {
+		s.stats.refused.Add(1)
+		if netConn != nil {
+			netConn.Close()
+		}
+		s.cfg.Logger.Debug("wsevents: upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	if s.closing.Load() {
+		netConn.Write(wsCloseFrame(StatusGoingAway, "server shutting down"))
+		netConn.Close()
+		return
+	}
+
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &conn{
+		srv:       s,
+		id:        s.cfg.IDGenerator(r),
+		req:       r,
+		ctx:       ctx,
+		cancel:    cancel,
+		netConn:   netConn,
+		proto:     proto,
+		eventMode: proto == Subprotocol,
+		deflate:   accepted,
+	}
+	if accepted {
+		c.inflater = &inflater{takeover: !ext.ClientNoContextTakeover}
+	}
+	c.rd = reader{
+		conn:    netConn,
+		pool:    &s.rbufs,
+		timeout: s.cfg.ReadTimeout,
+		waitRaw: rawWaiterFor(netConn),
+	}
+	// Bytes the client sent right behind its handshake are already in the
+	// HTTP server's buffer: keep them.
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		c.rd.pending = append([]byte(nil), p...)
+	}
+
+	if err := s.register(c); err != nil {
+		s.stats.refused.Add(1)
+		s.cfg.Logger.Warn("wsevents: connection refused", "err", err)
+		netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
+		netConn.Close()
+		cancel()
+		return
+	}
+	s.liveAdd()
+	s.stats.accepted.Add(1)
+	if s.closing.Load() {
+		// Shutdown may have snapshotted the connections before this one.
+		c.closeAsync(StatusGoingAway, "server shutting down", false)
+	}
+	if s.cfg.PingPeriod > 0 {
+		// Armed only after c.timer is set: the callback reads it.
+		c.timer = time.AfterFunc(time.Hour, c.keepalive)
+		c.timer.Reset(s.cfg.PingPeriod)
+	}
+
+	s.mu.RLock()
+	onConn := s.onConn
+	s.mu.RUnlock()
+	if err := c.connected(onConn); err != nil {
+		if c.closeAsync(StatusInternalError, "internal error", true) {
+			c.drain()
+		}
+		c.finish()
+		return
+	}
+	c.serve()
+}
+
+// connected runs the OnConnection handlers; a panic fails the connection.
+func (c *conn) connected(hs []func(Connection)) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = c.handlerPanic(v)
+		}
+	}()
+	for _, h := range hs {
+		h(c)
+	}
+	return nil
+}
+
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, err error) {
+	s.stats.refused.Add(1)
+	s.cfg.Error(w, r, status, err)
+}
+
+// checkHandshake validates what the upgrader would otherwise answer after
+// hijacking, so a plain HTTP request gets an ordinary HTTP error.
+func checkHandshake(r *http.Request) (int, error) {
+	switch {
+	case r.Method != http.MethodGet:
+		return http.StatusMethodNotAllowed, errors.New("wsevents: WebSocket handshake must be a GET")
+	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"):
+		return http.StatusUpgradeRequired, errors.New("wsevents: not a WebSocket handshake")
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusUpgradeRequired, errors.New("wsevents: unsupported WebSocket version (need 13)")
+	case r.Header.Get("Sec-WebSocket-Key") == "":
+		return http.StatusBadRequest, errors.New("wsevents: missing Sec-WebSocket-Key")
+	}
+	return 0, nil
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h[http.CanonicalHeaderKey(name)] {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// originAllowed applies CheckOrigin, or the default same-host policy.
+func (s *Server) originAllowed(r *http.Request) bool {
+	if s.cfg.InsecureSkipOriginCheck {
+		return true
+	}
+	if s.cfg.CheckOrigin != nil {
+		return s.cfg.CheckOrigin(r)
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser: no ambient credentials to abuse
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, pattern := range s.cfg.OriginPatterns {
+		if ok, _ := path.Match(strings.ToLower(pattern), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// selectSubprotocol prefers the event protocol, then the configured ones
+// in the server's order.
+func (s *Server) selectSubprotocol(r *http.Request) string {
+	var offered []string
+	for _, v := range r.Header[http.CanonicalHeaderKey("Sec-WebSocket-Protocol")] {
+		for _, p := range strings.Split(v, ",") {
+			offered = append(offered, strings.TrimSpace(p))
+		}
+	}
+	for _, want := range append([]string{Subprotocol}, s.cfg.Subprotocols...) {
+		for _, p := range offered {
+			if p == want {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// wsCloseFrame builds a close frame for a socket we abandon at once.
+func wsCloseFrame(code StatusCode, reason string) []byte {
+	p := closePayload(code, reason)
+	return append([]byte{finBit | opClose, byte(len(p))}, p...)
+}

@@ -1,0 +1,457 @@
+package wsevents
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Connection is one client connected to a Server. The Server hands it to
+// OnConnection handlers; it stays valid (methods return ErrClosed) after the
+// connection ends.
+//
+// Concurrency: every method is safe to call from any goroutine. The
+// handlers of one connection (events, native messages, lifecycle hooks) run
+// one at a time, in arrival order, on that connection's read goroutine. A
+// handler that blocks holds up only its own connection; to do long work,
+// start a goroutine. Emits never block on the network: they queue the
+// message and return.
+type Connection interface {
+	// ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
+	ID() string
+	// Server is the server the connection belongs to.
+	Server() *Server
+	// Request is the HTTP upgrade request (headers, URL, cookies, and the
+	// values adapters and middleware put in its context).
+	Request() *http.Request
+	// Context is done when the connection ends. It carries the upgrade
+	// request's context values.
+	Context() context.Context
+	// Subprotocol is the negotiated subprotocol: Subprotocol ("wsevents.v1")
+	// for event mode, one of Config.Subprotocols or "" for native mode.
+	Subprotocol() string
+
+	// On registers a handler for an event. handler is one of: func(),
+	// func(string), func([]byte), func(int), func(float64), func(bool),
+	// func(any) (JSON decoded into any), func(Message), func(Message) error,
+	// or func(Message) (any, error) to answer the peer's Ask; see also JSON.
+	// Several handlers may share an event; they run in registration order.
+	// Any other type panics: it is a programming error.
+	On(event string, handler any)
+	// OnMessage registers a handler for native messages: func([]byte),
+	// func(string) or func(Message) (whose Kind tells text from binary).
+	OnMessage(handler any)
+	// OnDisconnect registers a handler run once when the connection ends.
+	OnDisconnect(func())
+	// OnError registers a handler for errors of this connection: handler
+	// errors and panics, undecodable payloads, protocol violations.
+	OnError(func(error))
+	// OnPing and OnPong register handlers for the peer's pings and pongs.
+	OnPing(func())
+	OnPong(func())
+	// OnLeave registers a handler run when the connection leaves a room,
+	// including when it disconnects.
+	OnLeave(func(room string))
+
+	// Emit sends an event to this connection. data is a string (text),
+	// []byte (binary), a number, bool or nil, json.RawMessage, a Message, or
+	// any value encoding/json can marshal (PROTOCOL.md, Kinds).
+	Emit(event string, data any) error
+	// EmitMessage sends a native message: a string or []byte goes as text
+	// (a []byte that is not UTF-8 as binary), a Message keeps its Kind.
+	EmitMessage(data any) error
+	// Ask sends an event and waits for the peer's answer, the peer's error
+	// (a *RemoteError), ctx's end or the connection's end. Do not Ask a
+	// connection from inside its own handler: the answer is read by the
+	// goroutine the handler is holding. Start a goroutine for it.
+	Ask(ctx context.Context, event string, data any) (Message, error)
+	// To addresses others from this connection: All, Broadcast (everyone
+	// but this connection), a room's other members, or a connection ID.
+	To(target string) Emitter
+
+	// Join adds the connection to a room, creating the room if needed.
+	Join(room string)
+	// Leave removes the connection from a room and reports whether it was
+	// a member. A room with no members disappears.
+	Leave(room string) bool
+	// IsJoined reports whether the connection is in the room.
+	IsJoined(room string) bool
+	// Rooms lists the rooms the connection is in, sorted.
+	Rooms() []string
+
+	// SetValue and GetValue hold per-connection values for handlers.
+	SetValue(key string, value any)
+	GetValue(key string) any
+
+	// Dropped is the number of messages dropped for this connection by the
+	// SlowConsumerDrop policy.
+	Dropped() uint64
+	// Disconnect closes the connection with 1000 after sending what is
+	// already queued.
+	Disconnect() error
+	// Close closes the connection with the given code and reason.
+	Close(code StatusCode, reason string) error
+}
+
+// Emitter sends to the target chosen with To.
+type Emitter interface {
+	Emit(event string, data any) error
+	EmitMessage(data any) error
+}
+
+// Targets for To besides room names and connection IDs. They contain bytes
+// that no event name, room name or generated ID uses.
+const (
+	// All is every connection of the server.
+	All = "\x00all"
+	// Broadcast is every connection except the one emitting.
+	Broadcast = "\x00broadcast"
+)
+
+var _ Connection = (*conn)(nil)
+
+const (
+	stateOpen int32 = iota
+	stateClosing
+	stateClosed
+)
+
+// closeWait bounds how long a closing connection waits for the peer's
+// close frame before dropping TCP.
+const closeWait = 2 * time.Second
+
+type conn struct {
+	srv       *Server
+	id        string
+	req       *http.Request
+	ctx       context.Context
+	cancel    context.CancelFunc
+	netConn   net.Conn
+	proto     string
+	eventMode bool
+	deflate   bool
+	inflater  *inflater // nil without compression
+
+	// write side, guarded by wmu
+	wmu        sync.Mutex
+	queue      []*frame
+	spare      []*frame
+	qbytes     int
+	flushing   bool
+	wclosed    bool
+	closeFrame *frame
+	closeDone  chan struct{} // closed once the close frame left (or never will)
+	closeOnce  sync.Once
+	iov        [][]byte
+	nb         net.Buffers
+	closeSent  atomic.Bool
+	dropped    atomic.Uint64
+
+	// lifecycle
+	state    atomic.Int32
+	cerrMu   sync.Mutex
+	cerr     error
+	peerDone atomic.Bool // the peer's close frame arrived
+
+	// handlers and values, guarded by mu
+	mu           sync.Mutex
+	handlers     map[string]*eventHandlers
+	onMessage    []any
+	onDisconnect []func()
+	onError      []func(error)
+	onPing       []func()
+	onPong       []func()
+	onLeave      []func(string)
+	values       map[string]any
+	pending      map[uint64]chan askResult
+
+	rooms map[string]struct{} // guarded by srv.mu
+
+	askID atomic.Uint64
+
+	// keepalive
+	timer   *time.Timer
+	heard   atomic.Bool
+	pinging bool // touched only by the timer callback
+
+	rd       reader // read goroutine only
+	curEvent string // event being handled, for panic reports; read goroutine only
+}
+
+func (c *conn) ID() string               { return c.id }
+func (c *conn) Server() *Server          { return c.srv }
+func (c *conn) Request() *http.Request   { return c.req }
+func (c *conn) Context() context.Context { return c.ctx }
+func (c *conn) Subprotocol() string      { return c.proto }
+func (c *conn) Dropped() uint64          { return c.dropped.Load() }
+
+func (c *conn) On(event string, handler any) {
+	if !validEventName(event) {
+		panic(fmt.Sprintf("wsevents: On(%q): %v", event, ErrInvalidEvent))
+	}
+	checkHandler(event, handler)
+	c.mu.Lock()
+	if c.handlers == nil {
+		c.handlers = make(map[string]*eventHandlers)
+	}
+	e := c.handlers[event]
+	if e == nil {
+		e = &eventHandlers{name: event}
+		c.handlers[event] = e
+	}
+	// Copy on write: the read loop iterates fns without the lock.
+	e.fns = append(e.fns[:len(e.fns):len(e.fns)], handler)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnMessage(handler any) {
+	checkNativeHandler(handler)
+	c.mu.Lock()
+	c.onMessage = append(c.onMessage, handler)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnDisconnect(fn func()) {
+	c.mu.Lock()
+	c.onDisconnect = append(c.onDisconnect, fn)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnError(fn func(error)) {
+	c.mu.Lock()
+	c.onError = append(c.onError, fn)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnPing(fn func()) {
+	c.mu.Lock()
+	c.onPing = append(c.onPing, fn)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnPong(fn func()) {
+	c.mu.Lock()
+	c.onPong = append(c.onPong, fn)
+	c.mu.Unlock()
+}
+
+func (c *conn) OnLeave(fn func(string)) {
+	c.mu.Lock()
+	c.onLeave = append(c.onLeave, fn)
+	c.mu.Unlock()
+}
+
+func (c *conn) SetValue(key string, value any) {
+	c.mu.Lock()
+	if c.values == nil {
+		c.values = make(map[string]any)
+	}
+	c.values[key] = value
+	c.mu.Unlock()
+}
+
+func (c *conn) GetValue(key string) any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.values[key]
+}
+
+func (c *conn) Emit(event string, data any) error {
+	if !c.eventMode {
+		return ErrNativeConnection
+	}
+	if !validEventName(event) {
+		return fmt.Errorf("%w: %q", ErrInvalidEvent, event)
+	}
+	o, err := c.srv.encodeEvent(typeEvent, 0, event, data)
+	if err != nil {
+		return err
+	}
+	err = c.send(&o)
+	o.done()
+	return err
+}
+
+func (c *conn) EmitMessage(data any) error {
+	o, err := c.srv.encodeNative(data)
+	if err != nil {
+		return err
+	}
+	err = c.send(&o)
+	o.done()
+	return err
+}
+
+func (c *conn) To(target string) Emitter {
+	return &emitter{srv: c.srv, from: c, target: target}
+}
+
+func (c *conn) Join(room string) { c.srv.join(c, room) }
+
+func (c *conn) Leave(room string) bool {
+	if !c.srv.leave(c, room) {
+		return false
+	}
+	c.fireLeave(room)
+	return true
+}
+
+func (c *conn) IsJoined(room string) bool {
+	c.srv.mu.RLock()
+	_, ok := c.rooms[room]
+	c.srv.mu.RUnlock()
+	return ok
+}
+
+func (c *conn) Rooms() []string {
+	c.srv.mu.RLock()
+	rooms := make([]string, 0, len(c.rooms))
+	for r := range c.rooms {
+		rooms = append(rooms, r)
+	}
+	c.srv.mu.RUnlock()
+	sort.Strings(rooms)
+	return rooms
+}
+
+func (c *conn) fireLeave(room string) {
+	c.mu.Lock()
+	hs := c.onLeave
+	c.mu.Unlock()
+	for _, h := range hs {
+		h(room)
+	}
+}
+
+func (c *conn) Disconnect() error { return c.Close(StatusNormalClosure, "") }
+
+func (c *conn) Close(code StatusCode, reason string) error {
+	if !c.closeAsync(code, reason, false) {
+		return ErrClosed
+	}
+	return nil
+}
+
+// setCloseErr records why the connection ended; the first reason wins.
+func (c *conn) setCloseErr(err error) {
+	c.cerrMu.Lock()
+	if c.cerr == nil {
+		c.cerr = err
+	}
+	c.cerrMu.Unlock()
+}
+
+func (c *conn) closeErr() error {
+	c.cerrMu.Lock()
+	defer c.cerrMu.Unlock()
+	return c.cerr
+}
+
+// closeAsync starts the closing handshake from this side: the close frame
+// is queued behind what is already queued (or instead of it when discard
+// is set), and the read loop gets closeWait to see the peer's answer. It
+// reports false if the connection was already closing.
+func (c *conn) closeAsync(code StatusCode, reason string, discard bool) bool {
+	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
+		return false
+	}
+	c.setCloseErr(&CloseError{Code: code, Reason: reason})
+	c.queueClose(closePayload(code, reason), discard)
+	c.netConn.SetReadDeadline(time.Now().Add(closeWait + c.srv.cfg.WriteTimeout))
+	c.cancel()
+	return true
+}
+
+// queueClose makes the close frame the last thing written.
+func (c *conn) queueClose(payload []byte, discard bool) {
+	f := c.srv.frames.controlFrame(opClose, payload)
+	c.wmu.Lock()
+	if c.wclosed || c.closeFrame != nil {
+		c.wmu.Unlock()
+		c.srv.frames.release(f)
+		return
+	}
+	var dropped []*frame
+	if discard {
+		dropped = c.queue
+		c.queue = nil
+		for _, d := range dropped {
+			c.qbytes -= len(d.bytes())
+		}
+	}
+	c.closeFrame = f
+	c.closeDone = make(chan struct{})
+	start := !c.flushing
+	c.flushing = true
+	c.wmu.Unlock()
+	for _, d := range dropped {
+		c.srv.frames.release(d)
+	}
+	if start {
+		go c.flush()
+	}
+}
+
+// closeFinished marks the queued close frame as written or abandoned.
+func (c *conn) closeFinished() {
+	c.wmu.Lock()
+	ch := c.closeDone
+	c.wmu.Unlock()
+	if ch != nil {
+		c.closeOnce.Do(func() { close(ch) })
+	}
+}
+
+// closeWritten runs after the close frame went out. If it answered the
+// peer's close, the exchange is complete and the server, per RFC 6455
+// section 7.1.1, closes TCP first.
+func (c *conn) closeWritten() {
+	if c.peerDone.Load() {
+		c.netConn.Close()
+	}
+}
+
+func (c *conn) reportError(err error) {
+	c.mu.Lock()
+	hs := c.onError
+	c.mu.Unlock()
+	for _, h := range hs {
+		h(err)
+	}
+	if len(hs) == 0 {
+		c.srv.cfg.Logger.Debug("wsevents: connection error", "conn", c.id, "err", err)
+	}
+}
+
+// keepalive is the timer callback: alternately send a ping, then check
+// that something arrived since. No goroutine waits between ticks.
+func (c *conn) keepalive() {
+	if c.state.Load() != stateOpen {
+		return
+	}
+	cfg := &c.srv.cfg
+	if c.pinging {
+		c.pinging = false
+		if !c.heard.Load() {
+			c.closeAsync(StatusGoingAway, "pong timeout", true)
+			return
+		}
+		if rest := cfg.PingPeriod - cfg.PongTimeout; rest > 0 {
+			c.timer.Reset(rest)
+			return
+		}
+	}
+	c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
+	if cfg.PongTimeout == 0 {
+		c.timer.Reset(cfg.PingPeriod)
+		return
+	}
+	c.heard.Store(false)
+	c.pinging = true
+	c.timer.Reset(cfg.PongTimeout)
+}

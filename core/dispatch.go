@@ -1,0 +1,300 @@
+package wsevents
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+)
+
+// checkHandler panics on a handler type On does not take. The type switch
+// here and in callHandler is the whole of handler "discovery": no
+// reflection runs per message.
+func checkHandler(event string, h any) {
+	switch h.(type) {
+	case func(), func(string), func([]byte), func(int), func(float64), func(bool), func(any),
+		func(Message), func(Message) error, func(Message) (any, error):
+		return
+	}
+	panic(fmt.Sprintf("wsevents: On(%q): unsupported handler type %T", event, h))
+}
+
+func checkNativeHandler(h any) {
+	switch h.(type) {
+	case func([]byte), func(string), func(Message):
+		return
+	}
+	panic(fmt.Sprintf("wsevents: OnMessage: unsupported handler type %T", h))
+}
+
+// dispatchSafe delivers one complete message; a handler panic becomes a
+// 1011 close.
+func (c *conn) dispatchSafe(op byte, data []byte) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = c.handlerPanic(v)
+		}
+	}()
+	return c.dispatch(op, data)
+}
+
+func (c *conn) handlerPanic(v any) error {
+	c.srv.stats.panics.Add(1)
+	pe := &PanicError{Event: c.curEvent, Value: v, Stack: debug.Stack()}
+	c.srv.cfg.Logger.Error("wsevents: handler panic", "conn", c.id, "event", pe.Event, "panic", v, "stack", string(pe.Stack))
+	c.reportError(pe)
+	return fail(StatusInternalError, "internal error")
+}
+
+func (c *conn) dispatch(op byte, data []byte) error {
+	if !c.eventMode {
+		kind := KindText
+		if op == opBinary {
+			kind = KindBinary
+		}
+		c.deliverNative(kind, data)
+		return nil
+	}
+	h, payload, err := decodeMessage(data)
+	if err != nil {
+		return fail(StatusProtocolError, err.Error())
+	}
+	switch h.typ {
+	case typeEvent, typeAsk:
+		c.deliverEvent(h, payload)
+	case typeReply, typeError:
+		c.resolveAsk(h, payload)
+	case typeNative:
+		c.deliverNative(h.kind, payload)
+	}
+	return nil
+}
+
+func (c *conn) deliverNative(kind Kind, data []byte) {
+	c.mu.Lock()
+	hs := c.onMessage
+	c.mu.Unlock()
+	c.curEvent = ""
+	for _, h := range hs {
+		switch fn := h.(type) {
+		case func([]byte):
+			fn(append([]byte(nil), data...))
+		case func(string):
+			fn(string(data))
+		case func(Message):
+			fn(Message{Kind: kind, Data: append([]byte(nil), data...)})
+		}
+	}
+}
+
+func (c *conn) deliverEvent(h header, payload []byte) {
+	var (
+		event string
+		hs    []any
+	)
+	c.mu.Lock()
+	e := c.handlers[string(h.name)]
+	if e != nil {
+		event, hs = e.name, e.fns // the stored name: no allocation per message
+	}
+	c.mu.Unlock()
+	if e == nil {
+		event = string(h.name)
+	}
+	c.curEvent = event
+	if h.typ == typeAsk {
+		c.answer(h.id, event, hs, h.kind, payload)
+		return
+	}
+	if e == nil {
+		c.reportError(fmt.Errorf("%w %q", ErrNoHandler, event))
+		return
+	}
+	for _, fn := range hs {
+		if _, _, err := callHandler(fn, event, h.kind, payload); err != nil {
+			c.reportError(err)
+		}
+	}
+}
+
+// eventHandlers are the handlers of one event.
+type eventHandlers struct {
+	name string
+	fns  []any
+}
+
+// answer runs the handlers of an asked event and sends exactly one reply.
+func (c *conn) answer(id uint64, event string, hs []any, kind Kind, payload []byte) {
+	if len(hs) == 0 {
+		c.reply(id, nil, fmt.Errorf("%w %q", ErrNoHandler, event))
+		return
+	}
+	var (
+		result  any
+		replied bool
+		rerr    error
+	)
+	for _, fn := range hs {
+		res, ans, err := callHandler(fn, event, kind, payload)
+		if replied {
+			if err != nil {
+				c.reportError(err)
+			}
+			continue
+		}
+		if ans || err != nil {
+			result, rerr, replied = res, err, true
+		}
+	}
+	c.reply(id, result, rerr)
+}
+
+func (c *conn) reply(id uint64, result any, err error) {
+	var (
+		o    outgoing
+		eerr error
+	)
+	if err != nil {
+		o, eerr = c.srv.encodeEvent(typeError, id, "", err.Error())
+	} else {
+		o, eerr = c.srv.encodeEvent(typeReply, id, "", result)
+	}
+	if eerr != nil {
+		o, _ = c.srv.encodeEvent(typeError, id, "", eerr.Error())
+	}
+	c.send(&o)
+	o.done()
+}
+
+// callHandler calls one handler with the payload converted to its
+// parameter type. answered reports whether the handler is an answering one.
+func callHandler(h any, event string, kind Kind, payload []byte) (result any, answered bool, err error) {
+	switch fn := h.(type) {
+	case func():
+		fn()
+	case func(string):
+		fn(string(payload))
+	case func([]byte):
+		fn(append([]byte(nil), payload...))
+	case func(Message):
+		fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+	case func(Message) error:
+		// The handler's own error goes out as is: it may be an Ask's answer.
+		return nil, false, fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+	case func(Message) (any, error):
+		result, err = fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+		return result, true, err
+	case func(int):
+		var n int
+		if n, err = strconv.Atoi(string(payload)); err == nil {
+			fn(n)
+		}
+	case func(float64):
+		var f float64
+		if f, err = strconv.ParseFloat(string(payload), 64); err == nil {
+			fn(f)
+		}
+	case func(bool):
+		var b bool
+		if b, err = strconv.ParseBool(string(payload)); err == nil {
+			fn(b)
+		}
+	case func(any):
+		var v any
+		switch kind {
+		case KindText:
+			v = string(payload)
+		case KindBinary:
+			v = append([]byte(nil), payload...)
+		default:
+			err = json.Unmarshal(payload, &v)
+		}
+		if err == nil {
+			fn(v)
+		}
+	}
+	if err != nil {
+		err = fmt.Errorf("wsevents: event %q: %w", event, err)
+	}
+	return result, answered, err
+}
+
+type askResult struct {
+	msg Message
+	err error
+}
+
+func (c *conn) Ask(ctx context.Context, event string, data any) (Message, error) {
+	if !c.eventMode {
+		return Message{}, ErrNativeConnection
+	}
+	if !validEventName(event) {
+		return Message{}, fmt.Errorf("%w: %q", ErrInvalidEvent, event)
+	}
+	id := c.askID.Add(1)
+	o, err := c.srv.encodeEvent(typeAsk, id, event, data)
+	if err != nil {
+		return Message{}, err
+	}
+	ch := make(chan askResult, 1)
+	c.mu.Lock()
+	if c.state.Load() != stateOpen {
+		c.mu.Unlock()
+		o.done()
+		return Message{}, ErrClosed
+	}
+	if c.pending == nil {
+		c.pending = make(map[uint64]chan askResult)
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+	err = c.send(&o)
+	o.done()
+	if err == nil {
+		select {
+		case r := <-ch:
+			if r.err == nil {
+				r.msg.Event = event
+			} else if re, ok := r.err.(*RemoteError); ok {
+				re.Event = event
+			}
+			return r.msg, r.err
+		case <-ctx.Done():
+			err = ctx.Err()
+		case <-c.ctx.Done():
+			err = ErrClosed
+		}
+	}
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+	return Message{}, err
+}
+
+func (c *conn) resolveAsk(h header, payload []byte) {
+	c.mu.Lock()
+	ch, ok := c.pending[h.id]
+	delete(c.pending, h.id)
+	c.mu.Unlock()
+	if !ok {
+		return // timed out or never asked: PROTOCOL.md says ignore
+	}
+	data := append([]byte(nil), payload...)
+	if h.typ == typeError {
+		ch <- askResult{err: &RemoteError{Message: string(data)}}
+		return
+	}
+	ch <- askResult{msg: Message{Kind: h.kind, Data: data}}
+}
+
+// failAsks ends every pending Ask of a closed connection.
+func (c *conn) failAsks() {
+	c.mu.Lock()
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	for _, ch := range pending {
+		ch <- askResult{err: ErrClosed}
+	}
+}

@@ -1,0 +1,111 @@
+package wsevents
+
+import (
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// reader buffers a connection's input. Its buffer comes from the server's
+// pool when bytes arrive and goes back when everything read was consumed,
+// so an idle connection holds none (see waitReadable).
+type reader struct {
+	conn    net.Conn
+	pool    *sync.Pool
+	bp      *[]byte
+	buf     []byte // nil while idle
+	r, w    int
+	pending []byte // bytes the HTTP server had read past the handshake
+
+	// deadline set for the message in progress (Config.ReadTimeout)
+	timeout  time.Duration
+	inMsg    bool
+	deadline bool
+	waitRaw  rawWaiter // nil where the platform has no readiness wait
+}
+
+func (rd *reader) buffered() int { return rd.w - rd.r }
+
+func (rd *reader) acquire() {
+	rd.bp = rd.pool.Get().(*[]byte)
+	rd.buf = *rd.bp
+	rd.r, rd.w = 0, 0
+}
+
+// release returns the buffer when it holds nothing unread.
+func (rd *reader) release() {
+	if rd.buf != nil && rd.r == rd.w {
+		rd.pool.Put(rd.bp)
+		rd.buf, rd.bp = nil, nil
+		rd.r, rd.w = 0, 0
+	}
+}
+
+// fill reads at least one more byte.
+func (rd *reader) fill() error {
+	if rd.inMsg && !rd.deadline && rd.timeout > 0 {
+		rd.deadline = true
+		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
+	}
+	if rd.buf == nil {
+		if len(rd.pending) == 0 && rd.waitRaw != nil {
+			// Wait for readability holding no buffer; take one only to read.
+			return rd.waitRaw(rd)
+		}
+		rd.acquire()
+	}
+	if rd.r == rd.w {
+		rd.r, rd.w = 0, 0
+	} else if rd.w == len(rd.buf) {
+		rd.w = copy(rd.buf, rd.buf[rd.r:rd.w])
+		rd.r = 0
+	}
+	if len(rd.pending) > 0 {
+		n := copy(rd.buf[rd.w:], rd.pending)
+		rd.pending = rd.pending[n:]
+		if len(rd.pending) == 0 {
+			rd.pending = nil
+		}
+		rd.w += n
+		return nil
+	}
+	n, err := rd.conn.Read(rd.buf[rd.w:])
+	rd.w += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// ensure makes n contiguous bytes available (n <= len(buffer)).
+func (rd *reader) ensure(n int) error {
+	for rd.buffered() < n {
+		if rd.buf != nil && len(rd.buf)-rd.r < n {
+			rd.w = copy(rd.buf, rd.buf[rd.r:rd.w])
+			rd.r = 0
+		}
+		if err := rd.fill(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endMessage clears the per-message deadline and gives the buffer back if
+// it is drained.
+func (rd *reader) endMessage() {
+	rd.inMsg = false
+	if rd.deadline {
+		rd.deadline = false
+		rd.conn.SetReadDeadline(time.Time{})
+	}
+	rd.release()
+}
+
+// rawWaiter waits until the socket is readable, then reads into a freshly
+// acquired buffer. Platforms without one leave it nil.
+type rawWaiter func(rd *reader) error

@@ -1,0 +1,311 @@
+package wsevents
+
+import (
+	"net"
+	"time"
+)
+
+// outgoing is one message on its way to one or many connections. It is
+// encoded once for event-mode connections; the variants other recipients
+// need (native framing, deflated) are built at most once each, on first
+// use, and shared by every recipient of that variant.
+type outgoing struct {
+	srv    *Server
+	native bool   // an EmitMessage: native-mode recipients get the raw payload
+	op     byte   // opText or opBinary
+	msg    *frame // event-mode framing, uncompressed
+	hdrLen int    // bytes of the wsevents header inside msg's body
+	// variants, built lazily: [0] event+deflate, [1] raw, [2] raw+deflate
+	vars [3]*frame
+	vok  [3]bool
+}
+
+// encodeEvent builds an outgoing event, ask or reply. It fails only for an
+// invalid name or a payload that cannot be encoded.
+func (s *Server) encodeEvent(typ byte, id uint64, event string, data any) (outgoing, error) {
+	f := s.frames.get()
+	f.buf = appendHeader(f.buf, typ, KindText, id, event)
+	hdrLen := len(f.buf) - maxServerHeader
+	var (
+		kind Kind
+		err  error
+	)
+	f.buf, kind, err = appendPayload(f.buf, data)
+	if err != nil {
+		s.frames.release(f)
+		return outgoing{}, err
+	}
+	f.buf[maxServerHeader+1] = byte(kind)
+	op := opText
+	if kind == KindBinary || s.cfg.BinaryMessages {
+		op = opBinary
+	}
+	f.finish(op, false)
+	return outgoing{srv: s, op: op, msg: f, hdrLen: hdrLen}, nil
+}
+
+// encodeNative builds an outgoing native message. data is []byte, string
+// or Message; a []byte that is not valid UTF-8 goes in a binary frame.
+func (s *Server) encodeNative(data any) (outgoing, error) {
+	var (
+		payload []byte
+		kind    Kind
+	)
+	switch v := data.(type) {
+	case string:
+		payload, kind = stringBytes(v), KindText
+	case []byte:
+		payload, kind = v, KindText
+		if !validUTF8(v) {
+			kind = KindBinary
+		}
+	case Message:
+		payload, kind = v.Data, v.Kind
+		if kind == KindJSON {
+			kind = KindText
+		}
+	default:
+		return outgoing{}, errNativeType
+	}
+	if kind == KindText && !validUTF8(payload) {
+		return outgoing{}, errNativeUTF8
+	}
+	f := s.frames.get()
+	f.buf = appendHeader(f.buf, typeNative, kind, 0, "")
+	hdrLen := len(f.buf) - maxServerHeader
+	f.buf = append(f.buf, payload...)
+	op := opText
+	if kind == KindBinary || s.cfg.BinaryMessages {
+		op = opBinary
+	}
+	f.finish(op, false)
+	return outgoing{srv: s, native: true, op: op, msg: f, hdrLen: hdrLen}, nil
+}
+
+// frameFor returns the variant c needs, or nil when c cannot take it (an
+// event for a native-mode connection).
+func (o *outgoing) frameFor(c *conn) *frame {
+	v := -1
+	switch {
+	case c.eventMode && !c.deflate:
+		return o.msg
+	case c.eventMode:
+		v = 0
+	case !o.native:
+		return nil
+	case !c.deflate:
+		v = 1
+	default:
+		v = 2
+	}
+	if !o.vok[v] {
+		o.vok[v] = true
+		o.vars[v] = o.build(v)
+	}
+	return o.vars[v]
+}
+
+func (o *outgoing) build(v int) *frame {
+	body := o.msg.body()
+	op := o.op
+	if v >= 1 {
+		body = body[o.hdrLen:]
+	}
+	if v == 1 || (v == 2 && len(body) < compressionThreshold) {
+		f := o.srv.frames.get()
+		f.buf = append(f.buf, body...)
+		f.finish(op, false)
+		return f
+	}
+	if v == 0 && len(body) < compressionThreshold {
+		o.msg.refs.Add(1)
+		return o.msg
+	}
+	f := o.srv.frames.get()
+	f.buf = o.srv.deflate(f.buf, body)
+	f.finish(op, true)
+	return f
+}
+
+// done drops the encoder's own references; frames live on in the queues
+// they were put on.
+func (o *outgoing) done() {
+	o.srv.frames.release(o.msg)
+	for i, f := range o.vars {
+		if f != nil {
+			o.srv.frames.release(f)
+			o.vars[i] = nil
+		}
+	}
+}
+
+// send queues o on c. It never blocks on c's socket.
+func (c *conn) send(o *outgoing) error {
+	f := o.frameFor(c)
+	if f == nil {
+		return ErrNativeConnection
+	}
+	return c.enqueue(f)
+}
+
+// enqueue adds f to c's outbound queue, applying the slow-consumer policy
+// when the queue is full, and makes sure a flush is under way. The writer
+// goroutine exists only while there is something to write.
+func (c *conn) enqueue(f *frame) error {
+	n := len(f.bytes())
+	c.wmu.Lock()
+	if c.wclosed {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if len(c.queue) >= c.srv.cfg.MaxQueuedMessages || c.qbytes+n > c.srv.cfg.MaxQueuedBytes {
+		c.wmu.Unlock()
+		return c.overflow()
+	}
+	f.refs.Add(1)
+	c.queue = append(c.queue, f)
+	c.qbytes += n
+	start := !c.flushing
+	c.flushing = true
+	c.wmu.Unlock()
+	if start {
+		go c.flush()
+	}
+	return nil
+}
+
+// enqueueControl queues a frame we built for c alone (ping, pong), taking
+// over its reference. Control frames bypass the queue limits: they are
+// tiny and the peer needs them to stay alive.
+func (c *conn) enqueueControl(f *frame) {
+	c.wmu.Lock()
+	if c.wclosed {
+		c.wmu.Unlock()
+		c.srv.frames.release(f)
+		return
+	}
+	c.queue = append(c.queue, f)
+	c.qbytes += len(f.bytes())
+	start := !c.flushing
+	c.flushing = true
+	c.wmu.Unlock()
+	if start {
+		go c.flush()
+	}
+}
+
+// overflow applies the slow-consumer policy.
+func (c *conn) overflow() error {
+	dropped := c.dropped.Add(1)
+	c.srv.stats.dropped.Add(1)
+	if h := c.srv.cfg.OnSlowConsumer; h != nil {
+		h(c, dropped)
+	}
+	if c.srv.cfg.SlowConsumer == SlowConsumerDrop {
+		return ErrQueueFull
+	}
+	c.closeAsync(StatusPolicyViolation, "slow consumer", false)
+	return ErrQueueFull
+}
+
+// flush writes everything queued, in batches of one vectored write each,
+// then the close frame if one is pending, and exits when nothing is left.
+func (c *conn) flush() {
+	for {
+		c.wmu.Lock()
+		batch := c.queue
+		closing := c.closeFrame
+		if len(batch) == 0 && closing == nil {
+			c.flushing = false
+			c.wmu.Unlock()
+			return
+		}
+		c.queue = c.spare[:0]
+		c.spare = nil
+		if len(batch) == 0 {
+			c.closeFrame = nil
+			c.wclosed = true
+		}
+		c.wmu.Unlock()
+
+		var err error
+		if len(batch) > 0 {
+			err = c.writeBatch(batch)
+			c.wmu.Lock()
+			for i, f := range batch {
+				c.qbytes -= len(f.bytes())
+				c.srv.frames.release(f)
+				batch[i] = nil
+			}
+			c.spare = batch[:0]
+			c.wmu.Unlock()
+		} else {
+			err = c.writeFrame(closing)
+			c.srv.frames.release(closing)
+			c.closeSent.Store(true)
+			c.wmu.Lock()
+			c.flushing = false
+			c.wmu.Unlock()
+			if err != nil {
+				c.netConn.Close()
+			}
+			c.closeFinished()
+			c.closeWritten()
+			return
+		}
+		if err != nil {
+			c.writeFailed(err)
+			return
+		}
+	}
+}
+
+func (c *conn) writeBatch(batch []*frame) error {
+	if t := c.srv.cfg.WriteTimeout; t > 0 {
+		c.netConn.SetWriteDeadline(time.Now().Add(t))
+	}
+	if len(batch) == 1 {
+		_, err := c.netConn.Write(batch[0].bytes())
+		return err
+	}
+	iov := c.iov[:0]
+	for _, f := range batch {
+		iov = append(iov, f.bytes())
+	}
+	c.nb = net.Buffers(iov)
+	_, err := c.nb.WriteTo(c.netConn)
+	clear(iov)
+	c.iov = iov[:0]
+	c.nb = nil
+	return err
+}
+
+func (c *conn) writeFrame(f *frame) error {
+	if t := c.srv.cfg.WriteTimeout; t > 0 {
+		c.netConn.SetWriteDeadline(time.Now().Add(t))
+	}
+	_, err := c.netConn.Write(f.bytes())
+	return err
+}
+
+// writeFailed ends a connection whose socket no longer takes writes (the
+// write timeout passed, or the peer reset). Nothing more can be sent, so
+// the socket is closed and the read loop finishes the cleanup.
+func (c *conn) writeFailed(err error) {
+	c.wmu.Lock()
+	c.wclosed = true
+	c.flushing = false
+	queue := c.queue
+	c.queue = nil
+	if c.closeFrame != nil {
+		queue = append(queue, c.closeFrame)
+		c.closeFrame = nil
+	}
+	c.wmu.Unlock()
+	for _, f := range queue {
+		c.srv.frames.release(f)
+	}
+	c.closeFinished()
+	c.setCloseErr(&CloseError{Code: StatusAbnormal, Reason: "write failed: " + err.Error()})
+	c.netConn.Close()
+}
