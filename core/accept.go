@@ -82,7 +82,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &conn{
+	c := &Conn{
 		srv:       s,
 		id:        s.cfg.IDGenerator(r),
 		req:       r,
@@ -93,6 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		eventMode: proto == Subprotocol,
 		deflate:   accepted,
 	}
+	c.rawW = rawConnOf(netConn)
 	if accepted {
 		c.inflater = &inflater{takeover: !ext.ClientNoContextTakeover}
 	}
@@ -143,7 +144,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // connected runs the OnConnection handlers; a panic fails the connection.
-func (c *conn) connected(hs []func(Connection)) (err error) {
+func (c *Conn) connected(hs []func(Connection)) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = c.handlerPanic(v)

@@ -41,7 +41,7 @@ func benchConns(b *testing.B, s *Server, n int) []Connection {
 // work is not hidden in a backlog.
 func waitDrained(conns []Connection) {
 	for _, c := range conns {
-		cc := c.(*conn)
+		cc := c
 		for {
 			cc.wmu.Lock()
 			idle := len(cc.queue) == 0 && !cc.flushing
@@ -57,7 +57,7 @@ func waitDrained(conns []Connection) {
 // BenchmarkEmit measures an emit to one connection, queue to socket.
 // Steady state must be 0 allocs/op.
 func BenchmarkEmit(b *testing.B) {
-	for _, kind := range []string{"text", "int", "bytes"} {
+	for _, kind := range []string{"raw-text", "raw-json", "int", "text", "bytes"} {
 		b.Run(kind, func(b *testing.B) {
 			s := New(Config{MaxQueuedMessages: 1 << 16, MaxQueuedBytes: 1 << 26})
 			conns := benchConns(b, s, 1)
@@ -65,13 +65,18 @@ func BenchmarkEmit(b *testing.B) {
 			text := strings.Repeat("x", 64)
 			raw := []byte(text)
 			n := 123456
+			jsonRaw := []byte(`{"price":101.25,"sym":"ACME"}`)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				var err error
 				switch kind {
+				case "raw-text":
+					err = c.EmitRaw("tick", KindText, raw)
+				case "raw-json":
+					err = c.EmitRaw("tick", KindJSON, jsonRaw)
 				case "text":
-					err = c.Emit("tick", text)
+					err = c.Emit("tick", text) // Go boxes text into any: 1 alloc
 				case "int":
 					err = c.Emit("tick", n)
 				case "bytes":
@@ -96,12 +101,12 @@ func BenchmarkBroadcast(b *testing.B) {
 		b.Run("conns="+strconv.Itoa(n), func(b *testing.B) {
 			s := New(Config{})
 			conns := benchConns(b, s, n)
-			msg := strings.Repeat("y", 64)
+			msg := []byte(strings.Repeat("y", 64))
 			var sent atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				if err := s.To(All).Emit("news", msg); err != nil {
+				if err := s.To(All).EmitRaw("news", KindText, msg); err != nil {
 					b.Fatal(err)
 				}
 				sent.Add(int64(n))
@@ -114,4 +119,3 @@ func BenchmarkBroadcast(b *testing.B) {
 		})
 	}
 }
-

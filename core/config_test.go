@@ -114,7 +114,7 @@ func TestWriteTimeoutClosesStalledReader(t *testing.T) {
 	}
 }
 
-func connErr(c Connection) error { return c.(*conn).closeErr() }
+func connErr(c Connection) error { return c.closeErr() }
 
 func TestReadTimeoutSlowSender(t *testing.T) {
 	s := New(Config{ReadTimeout: 100 * time.Millisecond})

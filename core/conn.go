@@ -8,101 +8,12 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
-// Connection is one client connected to a Server. The Server hands it to
-// OnConnection handlers; it stays valid (methods return ErrClosed) after the
-// connection ends.
-//
-// Concurrency: every method is safe to call from any goroutine. The
-// handlers of one connection (events, native messages, lifecycle hooks) run
-// one at a time, in arrival order, on that connection's read goroutine. A
-// handler that blocks holds up only its own connection; to do long work,
-// start a goroutine. Emits never block on the network: they queue the
-// message and return.
-type Connection interface {
-	// ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
-	ID() string
-	// Server is the server the connection belongs to.
-	Server() *Server
-	// Request is the HTTP upgrade request (headers, URL, cookies, and the
-	// values adapters and middleware put in its context).
-	Request() *http.Request
-	// Context is done when the connection ends. It carries the upgrade
-	// request's context values.
-	Context() context.Context
-	// Subprotocol is the negotiated subprotocol: Subprotocol ("wsevents.v1")
-	// for event mode, one of Config.Subprotocols or "" for native mode.
-	Subprotocol() string
-
-	// On registers a handler for an event. handler is one of: func(),
-	// func(string), func([]byte), func(int), func(float64), func(bool),
-	// func(any) (JSON decoded into any), func(Message), func(Message) error,
-	// or func(Message) (any, error) to answer the peer's Ask; see also JSON.
-	// Several handlers may share an event; they run in registration order.
-	// Any other type panics: it is a programming error.
-	On(event string, handler any)
-	// OnMessage registers a handler for native messages: func([]byte),
-	// func(string) or func(Message) (whose Kind tells text from binary).
-	OnMessage(handler any)
-	// OnDisconnect registers a handler run once when the connection ends.
-	OnDisconnect(func())
-	// OnError registers a handler for errors of this connection: handler
-	// errors and panics, undecodable payloads, protocol violations.
-	OnError(func(error))
-	// OnPing and OnPong register handlers for the peer's pings and pongs.
-	OnPing(func())
-	OnPong(func())
-	// OnLeave registers a handler run when the connection leaves a room,
-	// including when it disconnects.
-	OnLeave(func(room string))
-
-	// Emit sends an event to this connection. data is a string (text),
-	// []byte (binary), a number, bool or nil, json.RawMessage, a Message, or
-	// any value encoding/json can marshal (PROTOCOL.md, Kinds).
-	Emit(event string, data any) error
-	// EmitMessage sends a native message: a string or []byte goes as text
-	// (a []byte that is not UTF-8 as binary), a Message keeps its Kind.
-	EmitMessage(data any) error
-	// Ask sends an event and waits for the peer's answer, the peer's error
-	// (a *RemoteError), ctx's end or the connection's end. Do not Ask a
-	// connection from inside its own handler: the answer is read by the
-	// goroutine the handler is holding. Start a goroutine for it.
-	Ask(ctx context.Context, event string, data any) (Message, error)
-	// To addresses others from this connection: All, Broadcast (everyone
-	// but this connection), a room's other members, or a connection ID.
-	To(target string) Emitter
-
-	// Join adds the connection to a room, creating the room if needed.
-	Join(room string)
-	// Leave removes the connection from a room and reports whether it was
-	// a member. A room with no members disappears.
-	Leave(room string) bool
-	// IsJoined reports whether the connection is in the room.
-	IsJoined(room string) bool
-	// Rooms lists the rooms the connection is in, sorted.
-	Rooms() []string
-
-	// SetValue and GetValue hold per-connection values for handlers.
-	SetValue(key string, value any)
-	GetValue(key string) any
-
-	// Dropped is the number of messages dropped for this connection by the
-	// SlowConsumerDrop policy.
-	Dropped() uint64
-	// Disconnect closes the connection with 1000 after sending what is
-	// already queued.
-	Disconnect() error
-	// Close closes the connection with the given code and reason.
-	Close(code StatusCode, reason string) error
-}
-
-// Emitter sends to the target chosen with To.
-type Emitter interface {
-	Emit(event string, data any) error
-	EmitMessage(data any) error
-}
+// Connection is what handlers receive: OnConnection(func(c wsevents.Connection)).
+type Connection = *Conn
 
 // Targets for To besides room names and connection IDs. They contain bytes
 // that no event name, room name or generated ID uses.
@@ -112,8 +23,6 @@ const (
 	// Broadcast is every connection except the one emitting.
 	Broadcast = "\x00broadcast"
 )
-
-var _ Connection = (*conn)(nil)
 
 const (
 	stateOpen int32 = iota
@@ -125,7 +34,17 @@ const (
 // close frame before dropping TCP.
 const closeWait = 2 * time.Second
 
-type conn struct {
+// Conn is one client connected to a Server. The Server hands it to
+// OnConnection handlers; it stays valid after the connection ends (its
+// methods then return ErrClosed).
+//
+// Concurrency: every method is safe to call from any goroutine. The
+// handlers of one connection (events, native messages, lifecycle hooks) run
+// one at a time, in arrival order, on that connection's read goroutine. A
+// handler that blocks holds up only its own connection; to do long work,
+// start a goroutine. Emits never block on the network: they queue the
+// message and return.
+type Conn struct {
 	srv       *Server
 	id        string
 	req       *http.Request
@@ -145,9 +64,12 @@ type conn struct {
 	flushing   bool
 	wclosed    bool
 	closeFrame *frame
-	closeDone  chan struct{} // closed once the close frame left (or never will)
+	headOff    int             // bytes of queue[0] already written
+	rawW       syscall.RawConn // for non-blocking writes; nil where unavailable
+	closeDone  chan struct{}   // closed once the close frame left (or never will)
 	closeOnce  sync.Once
 	iov        [][]byte
+	rawWrite   // platform state of non-blocking writes
 	nb         net.Buffers
 	closeSent  atomic.Bool
 	dropped    atomic.Uint64
@@ -183,14 +105,35 @@ type conn struct {
 	curEvent string // event being handled, for panic reports; read goroutine only
 }
 
-func (c *conn) ID() string               { return c.id }
-func (c *conn) Server() *Server          { return c.srv }
-func (c *conn) Request() *http.Request   { return c.req }
-func (c *conn) Context() context.Context { return c.ctx }
-func (c *conn) Subprotocol() string      { return c.proto }
-func (c *conn) Dropped() uint64          { return c.dropped.Load() }
+// ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
+func (c *Conn) ID() string { return c.id }
 
-func (c *conn) On(event string, handler any) {
+// Server is the server the connection belongs to.
+func (c *Conn) Server() *Server { return c.srv }
+
+// Request is the HTTP upgrade request (headers, URL, cookies, and the
+// values adapters and middleware put in its context).
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Context is done when the connection ends. It carries the upgrade
+// request's context values.
+func (c *Conn) Context() context.Context { return c.ctx }
+
+// Subprotocol is the negotiated subprotocol: Subprotocol ("wsevents.v1")
+// for event mode, one of Config.Subprotocols or "" for native mode.
+func (c *Conn) Subprotocol() string { return c.proto }
+
+// Dropped is the number of messages dropped for this connection by the
+// SlowConsumerDrop policy.
+func (c *Conn) Dropped() uint64 { return c.dropped.Load() }
+
+// On registers a handler for an event. handler is one of: func(),
+// func(string), func([]byte), func(int), func(float64), func(bool),
+// func(any) (JSON decoded into any), func(Message), func(Message) error,
+// or func(Message) (any, error) to answer the peer's Ask; see also JSON.
+// Several handlers may share an event; they run in registration order.
+// Any other type panics: it is a programming error.
+func (c *Conn) On(event string, handler any) {
 	if !validEventName(event) {
 		panic(fmt.Sprintf("wsevents: On(%q): %v", event, ErrInvalidEvent))
 	}
@@ -209,44 +152,54 @@ func (c *conn) On(event string, handler any) {
 	c.mu.Unlock()
 }
 
-func (c *conn) OnMessage(handler any) {
+// OnMessage registers a handler for native messages: func([]byte),
+// func(string) or func(Message) (whose Kind tells text from binary).
+func (c *Conn) OnMessage(handler any) {
 	checkNativeHandler(handler)
 	c.mu.Lock()
 	c.onMessage = append(c.onMessage, handler)
 	c.mu.Unlock()
 }
 
-func (c *conn) OnDisconnect(fn func()) {
+// OnDisconnect registers a handler run once when the connection ends.
+func (c *Conn) OnDisconnect(fn func()) {
 	c.mu.Lock()
 	c.onDisconnect = append(c.onDisconnect, fn)
 	c.mu.Unlock()
 }
 
-func (c *conn) OnError(fn func(error)) {
+// OnError registers a handler for errors of this connection: handler
+// errors and panics, undecodable payloads, protocol violations.
+func (c *Conn) OnError(fn func(error)) {
 	c.mu.Lock()
 	c.onError = append(c.onError, fn)
 	c.mu.Unlock()
 }
 
-func (c *conn) OnPing(fn func()) {
+// OnPing registers a handler for the peer's pings (answered automatically).
+func (c *Conn) OnPing(fn func()) {
 	c.mu.Lock()
 	c.onPing = append(c.onPing, fn)
 	c.mu.Unlock()
 }
 
-func (c *conn) OnPong(fn func()) {
+// OnPong registers a handler for the peer's pongs.
+func (c *Conn) OnPong(fn func()) {
 	c.mu.Lock()
 	c.onPong = append(c.onPong, fn)
 	c.mu.Unlock()
 }
 
-func (c *conn) OnLeave(fn func(string)) {
+// OnLeave registers a handler run when the connection leaves a room,
+// including when it disconnects.
+func (c *Conn) OnLeave(fn func(string)) {
 	c.mu.Lock()
 	c.onLeave = append(c.onLeave, fn)
 	c.mu.Unlock()
 }
 
-func (c *conn) SetValue(key string, value any) {
+// SetValue and GetValue hold per-connection values for handlers.
+func (c *Conn) SetValue(key string, value any) {
 	c.mu.Lock()
 	if c.values == nil {
 		c.values = make(map[string]any)
@@ -255,13 +208,16 @@ func (c *conn) SetValue(key string, value any) {
 	c.mu.Unlock()
 }
 
-func (c *conn) GetValue(key string) any {
+func (c *Conn) GetValue(key string) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.values[key]
 }
 
-func (c *conn) Emit(event string, data any) error {
+// Emit sends an event to this connection. data is a string (text),
+// []byte (binary), a number, bool or nil, json.RawMessage, a Message, or
+// any value encoding/json can marshal (PROTOCOL.md, Kinds).
+func (c *Conn) Emit(event string, data any) error {
 	if !c.eventMode {
 		return ErrNativeConnection
 	}
@@ -277,7 +233,28 @@ func (c *conn) Emit(event string, data any) error {
 	return err
 }
 
-func (c *conn) EmitMessage(data any) error {
+// EmitRaw sends an event whose payload is already encoded as kind (text,
+// JSON or binary). It is Emit without the interface conversion of its
+// argument: the variant for hot paths, allocation-free.
+func (c *Conn) EmitRaw(event string, kind Kind, payload []byte) error {
+	if !c.eventMode {
+		return ErrNativeConnection
+	}
+	if !validEventName(event) {
+		return fmt.Errorf("%w: %q", ErrInvalidEvent, event)
+	}
+	o, err := c.srv.encodeRaw(event, kind, payload)
+	if err != nil {
+		return err
+	}
+	err = c.send(&o)
+	o.done()
+	return err
+}
+
+// EmitMessage sends a native message: a string or []byte goes as text
+// (a []byte that is not UTF-8 as binary), a Message keeps its Kind.
+func (c *Conn) EmitMessage(data any) error {
 	o, err := c.srv.encodeNative(data)
 	if err != nil {
 		return err
@@ -287,13 +264,18 @@ func (c *conn) EmitMessage(data any) error {
 	return err
 }
 
-func (c *conn) To(target string) Emitter {
-	return &emitter{srv: c.srv, from: c, target: target}
+// To addresses others from this connection: All, Broadcast (everyone
+// but this connection), a room's other members, or a connection ID.
+func (c *Conn) To(target string) Emitter {
+	return Emitter{srv: c.srv, from: c, target: target}
 }
 
-func (c *conn) Join(room string) { c.srv.join(c, room) }
+// Join adds the connection to a room, creating the room if needed.
+func (c *Conn) Join(room string) { c.srv.join(c, room) }
 
-func (c *conn) Leave(room string) bool {
+// Leave removes the connection from a room and reports whether it was
+// a member. A room with no members disappears.
+func (c *Conn) Leave(room string) bool {
 	if !c.srv.leave(c, room) {
 		return false
 	}
@@ -301,14 +283,16 @@ func (c *conn) Leave(room string) bool {
 	return true
 }
 
-func (c *conn) IsJoined(room string) bool {
+// IsJoined reports whether the connection is in the room.
+func (c *Conn) IsJoined(room string) bool {
 	c.srv.mu.RLock()
 	_, ok := c.rooms[room]
 	c.srv.mu.RUnlock()
 	return ok
 }
 
-func (c *conn) Rooms() []string {
+// Rooms lists the rooms the connection is in, sorted.
+func (c *Conn) Rooms() []string {
 	c.srv.mu.RLock()
 	rooms := make([]string, 0, len(c.rooms))
 	for r := range c.rooms {
@@ -319,7 +303,7 @@ func (c *conn) Rooms() []string {
 	return rooms
 }
 
-func (c *conn) fireLeave(room string) {
+func (c *Conn) fireLeave(room string) {
 	c.mu.Lock()
 	hs := c.onLeave
 	c.mu.Unlock()
@@ -328,9 +312,12 @@ func (c *conn) fireLeave(room string) {
 	}
 }
 
-func (c *conn) Disconnect() error { return c.Close(StatusNormalClosure, "") }
+// Disconnect closes the connection with 1000 after sending what is
+// already queued.
+func (c *Conn) Disconnect() error { return c.Close(StatusNormalClosure, "") }
 
-func (c *conn) Close(code StatusCode, reason string) error {
+// Close closes the connection with the given code and reason.
+func (c *Conn) Close(code StatusCode, reason string) error {
 	if !c.closeAsync(code, reason, false) {
 		return ErrClosed
 	}
@@ -338,7 +325,7 @@ func (c *conn) Close(code StatusCode, reason string) error {
 }
 
 // setCloseErr records why the connection ended; the first reason wins.
-func (c *conn) setCloseErr(err error) {
+func (c *Conn) setCloseErr(err error) {
 	c.cerrMu.Lock()
 	if c.cerr == nil {
 		c.cerr = err
@@ -346,7 +333,7 @@ func (c *conn) setCloseErr(err error) {
 	c.cerrMu.Unlock()
 }
 
-func (c *conn) closeErr() error {
+func (c *Conn) closeErr() error {
 	c.cerrMu.Lock()
 	defer c.cerrMu.Unlock()
 	return c.cerr
@@ -356,7 +343,7 @@ func (c *conn) closeErr() error {
 // is queued behind what is already queued (or instead of it when discard
 // is set), and the read loop gets closeWait to see the peer's answer. It
 // reports false if the connection was already closing.
-func (c *conn) closeAsync(code StatusCode, reason string, discard bool) bool {
+func (c *Conn) closeAsync(code StatusCode, reason string, discard bool) bool {
 	if !c.state.CompareAndSwap(stateOpen, stateClosing) {
 		return false
 	}
@@ -368,7 +355,7 @@ func (c *conn) closeAsync(code StatusCode, reason string, discard bool) bool {
 }
 
 // queueClose makes the close frame the last thing written.
-func (c *conn) queueClose(payload []byte, discard bool) {
+func (c *Conn) queueClose(payload []byte, discard bool) {
 	f := c.srv.frames.controlFrame(opClose, payload)
 	c.wmu.Lock()
 	if c.wclosed || c.closeFrame != nil {
@@ -393,12 +380,12 @@ func (c *conn) queueClose(payload []byte, discard bool) {
 		c.srv.frames.release(d)
 	}
 	if start {
-		go c.flush()
+		c.srv.schedule(c)
 	}
 }
 
 // closeFinished marks the queued close frame as written or abandoned.
-func (c *conn) closeFinished() {
+func (c *Conn) closeFinished() {
 	c.wmu.Lock()
 	ch := c.closeDone
 	c.wmu.Unlock()
@@ -410,13 +397,13 @@ func (c *conn) closeFinished() {
 // closeWritten runs after the close frame went out. If it answered the
 // peer's close, the exchange is complete and the server, per RFC 6455
 // section 7.1.1, closes TCP first.
-func (c *conn) closeWritten() {
+func (c *Conn) closeWritten() {
 	if c.peerDone.Load() {
 		c.netConn.Close()
 	}
 }
 
-func (c *conn) reportError(err error) {
+func (c *Conn) reportError(err error) {
 	c.mu.Lock()
 	hs := c.onError
 	c.mu.Unlock()
@@ -430,7 +417,7 @@ func (c *conn) reportError(err error) {
 
 // keepalive is the timer callback: alternately send a ping, then check
 // that something arrived since. No goroutine waits between ticks.
-func (c *conn) keepalive() {
+func (c *Conn) keepalive() {
 	if c.state.Load() != stateOpen {
 		return
 	}
@@ -446,12 +433,15 @@ func (c *conn) keepalive() {
 			return
 		}
 	}
-	c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
 	if cfg.PongTimeout == 0 {
+		c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
 		c.timer.Reset(cfg.PingPeriod)
 		return
 	}
+	// Forget what came before the ping first: the pong may come back
+	// before enqueueControl returns.
 	c.heard.Store(false)
+	c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
 	c.pinging = true
 	c.timer.Reset(cfg.PongTimeout)
 }

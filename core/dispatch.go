@@ -30,7 +30,7 @@ func checkNativeHandler(h any) {
 
 // dispatchSafe delivers one complete message; a handler panic becomes a
 // 1011 close.
-func (c *conn) dispatchSafe(op byte, data []byte) (err error) {
+func (c *Conn) dispatchSafe(op byte, data []byte) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = c.handlerPanic(v)
@@ -39,7 +39,7 @@ func (c *conn) dispatchSafe(op byte, data []byte) (err error) {
 	return c.dispatch(op, data)
 }
 
-func (c *conn) handlerPanic(v any) error {
+func (c *Conn) handlerPanic(v any) error {
 	c.srv.stats.panics.Add(1)
 	pe := &PanicError{Event: c.curEvent, Value: v, Stack: debug.Stack()}
 	c.srv.cfg.Logger.Error("wsevents: handler panic", "conn", c.id, "event", pe.Event, "panic", v, "stack", string(pe.Stack))
@@ -47,7 +47,7 @@ func (c *conn) handlerPanic(v any) error {
 	return fail(StatusInternalError, "internal error")
 }
 
-func (c *conn) dispatch(op byte, data []byte) error {
+func (c *Conn) dispatch(op byte, data []byte) error {
 	if !c.eventMode {
 		kind := KindText
 		if op == opBinary {
@@ -71,7 +71,7 @@ func (c *conn) dispatch(op byte, data []byte) error {
 	return nil
 }
 
-func (c *conn) deliverNative(kind Kind, data []byte) {
+func (c *Conn) deliverNative(kind Kind, data []byte) {
 	c.mu.Lock()
 	hs := c.onMessage
 	c.mu.Unlock()
@@ -88,7 +88,7 @@ func (c *conn) deliverNative(kind Kind, data []byte) {
 	}
 }
 
-func (c *conn) deliverEvent(h header, payload []byte) {
+func (c *Conn) deliverEvent(h header, payload []byte) {
 	var (
 		event string
 		hs    []any
@@ -125,7 +125,7 @@ type eventHandlers struct {
 }
 
 // answer runs the handlers of an asked event and sends exactly one reply.
-func (c *conn) answer(id uint64, event string, hs []any, kind Kind, payload []byte) {
+func (c *Conn) answer(id uint64, event string, hs []any, kind Kind, payload []byte) {
 	if len(hs) == 0 {
 		c.reply(id, nil, fmt.Errorf("%w %q", ErrNoHandler, event))
 		return
@@ -150,7 +150,7 @@ func (c *conn) answer(id uint64, event string, hs []any, kind Kind, payload []by
 	c.reply(id, result, rerr)
 }
 
-func (c *conn) reply(id uint64, result any, err error) {
+func (c *Conn) reply(id uint64, result any, err error) {
 	var (
 		o    outgoing
 		eerr error
@@ -225,7 +225,11 @@ type askResult struct {
 	err error
 }
 
-func (c *conn) Ask(ctx context.Context, event string, data any) (Message, error) {
+// Ask sends an event and waits for the peer's answer, the peer's error
+// (a *RemoteError), ctx's end or the connection's end. Do not Ask a
+// connection from inside its own handler: the answer is read by the
+// goroutine the handler is holding. Start a goroutine for it.
+func (c *Conn) Ask(ctx context.Context, event string, data any) (Message, error) {
 	if !c.eventMode {
 		return Message{}, ErrNativeConnection
 	}
@@ -272,7 +276,7 @@ func (c *conn) Ask(ctx context.Context, event string, data any) (Message, error)
 	return Message{}, err
 }
 
-func (c *conn) resolveAsk(h header, payload []byte) {
+func (c *Conn) resolveAsk(h header, payload []byte) {
 	c.mu.Lock()
 	ch, ok := c.pending[h.id]
 	delete(c.pending, h.id)
@@ -289,7 +293,7 @@ func (c *conn) resolveAsk(h header, payload []byte) {
 }
 
 // failAsks ends every pending Ask of a closed connection.
-func (c *conn) failAsks() {
+func (c *Conn) failAsks() {
 	c.mu.Lock()
 	pending := c.pending
 	c.pending = nil

@@ -114,5 +114,6 @@ func protocolErrorf(format string, args ...any) error {
 
 var (
 	errNativeType = errors.New("wsevents: EmitMessage takes a string, []byte or Message")
-	errNativeUTF8 = errors.New("wsevents: text native message is not valid UTF-8")
+	errNativeUTF8 = errors.New("wsevents: text payload is not valid UTF-8")
+	errEmptyJSON  = errors.New("wsevents: empty JSON payload")
 )

@@ -17,12 +17,16 @@ type reader struct {
 	buf     []byte // nil while idle
 	r, w    int
 	pending []byte // bytes the HTTP server had read past the handshake
+	skip    int64  // payload bytes of the current frame not consumed yet (see drain)
 
 	// deadline set for the message in progress (Config.ReadTimeout)
 	timeout  time.Duration
 	inMsg    bool
 	deadline bool
 	waitRaw  rawWaiter // nil where the platform has no readiness wait
+	readFn   func(fd uintptr) bool
+	rawN     int
+	rawErr   error
 }
 
 func (rd *reader) buffered() int { return rd.w - rd.r }

@@ -2,8 +2,17 @@
 
 package wsevents
 
-import "net"
+import (
+	"net"
+	"syscall"
+)
 
 // rawWaiterFor has no buffer-free readiness wait here: connections read
 // with a pooled buffer held while they wait.
 func rawWaiterFor(net.Conn) rawWaiter { return nil }
+
+func rawConnOf(net.Conn) syscall.RawConn { return nil }
+
+func (c *Conn) tryWritev([]*frame, int) (int, error) { panic("unreachable: no raw conn") }
+
+type rawWrite struct{}

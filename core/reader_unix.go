@@ -7,41 +7,23 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"unsafe"
 )
 
 // rawWaiterFor returns a waiter that parks in the runtime's poller with no
 // buffer: the read callback takes a buffer only once data is there, and
 // puts it back when the socket turns out not to be readable yet.
 func rawWaiterFor(c net.Conn) rawWaiter {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	rc := rawConnOf(c)
+	if rc == nil {
 		return nil
 	}
 	return func(rd *reader) error {
-		var (
-			n    int
-			rerr error
-		)
-		err := rc.Read(func(fd uintptr) bool {
-			if rd.buf == nil {
-				rd.acquire()
-			}
-			for {
-				n, rerr = syscall.Read(int(fd), rd.buf[rd.w:])
-				if rerr != syscall.EINTR {
-					break
-				}
-			}
-			if rerr == syscall.EAGAIN {
-				rd.release()
-				return false
-			}
-			return true
-		})
+		if rd.readFn == nil {
+			rd.readFn = rd.readOnce // one method value per connection
+		}
+		err := rc.Read(rd.readFn)
+		n, rerr := rd.rawN, rd.rawErr
 		if err != nil {
 			rd.release()
 			return err
@@ -60,4 +42,92 @@ func rawWaiterFor(c net.Conn) rawWaiter {
 		rd.w += n
 		return nil
 	}
+}
+
+// readOnce is the RawConn callback of the idle wait.
+func (rd *reader) readOnce(fd uintptr) bool {
+	if rd.buf == nil {
+		rd.acquire()
+	}
+	for {
+		rd.rawN, rd.rawErr = syscall.Read(int(fd), rd.buf[rd.w:])
+		if rd.rawErr != syscall.EINTR {
+			break
+		}
+	}
+	if rd.rawErr == syscall.EAGAIN {
+		rd.release()
+		return false
+	}
+	return true
+}
+
+func rawConnOf(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
+}
+
+// tryWritev writes the frames of batch (the first one from byte head) in
+// one writev without waiting for the socket, and returns how many bytes the
+// kernel took: 0 when its buffer is full.
+func (c *Conn) tryWritev(batch []*frame, head int) (int, error) {
+	iov := c.iovecs[:0]
+	for i, f := range batch {
+		b := f.bytes()
+		if i == 0 {
+			b = b[head:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		v := syscall.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+	}
+	c.iovecs = iov
+	if len(iov) == 0 {
+		return 0, nil
+	}
+	if c.writevFn == nil {
+		c.writevFn = c.writevOnce // one method value per connection, not per write
+	}
+	err := c.rawW.Write(c.writevFn)
+	clear(iov)
+	n, errno := c.wvN, c.wvErr
+	if err != nil {
+		return 0, err
+	}
+	switch errno {
+	case 0:
+		return int(n), nil
+	case syscall.EAGAIN:
+		return 0, nil
+	}
+	return 0, errno
+}
+
+// writevOnce is the RawConn callback of tryWritev: one attempt, never a
+// wait for writability.
+func (c *Conn) writevOnce(fd uintptr) bool {
+	for {
+		c.wvN, _, c.wvErr = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.iovecs)))
+		if c.wvErr != syscall.EINTR {
+			return true
+		}
+	}
+}
+
+// rawWrite is a connection's state for tryWritev.
+type rawWrite struct {
+	iovecs   []syscall.Iovec
+	writevFn func(fd uintptr) bool
+	wvN      uintptr
+	wvErr    syscall.Errno
 }

@@ -28,7 +28,7 @@ var errStop = errors.New("stop")
 
 // readLoop reads frames until the connection ends. It runs on the
 // connection's own goroutine and is the only reader of rd.
-func (c *conn) readLoop() error {
+func (c *Conn) readLoop() error {
 	rd := &c.rd
 	var (
 		msgOp   byte // opcode of the message in progress, 0 if none
@@ -83,6 +83,7 @@ func (c *conn) readLoop() error {
 			copy(mask[:], p[hl-4:])
 		}
 		rd.r += hl
+		rd.skip = length // the payload still unread, for drain after a failure
 
 		if !masked {
 			return fail(StatusProtocolError, "client frame is not masked")
@@ -104,6 +105,7 @@ func (c *conn) readLoop() error {
 			payload := rd.buf[rd.r : rd.r+int(length)]
 			ws.Cipher(payload, mask, 0)
 			rd.r += int(length)
+			rd.skip = 0
 			if err := c.control(op, payload); err != nil {
 				return err
 			}
@@ -144,6 +146,7 @@ func (c *conn) readLoop() error {
 			data = rd.buf[rd.r : rd.r+int(length)]
 			ws.Cipher(data, mask, 0)
 			rd.r += int(length)
+			rd.skip = 0
 			if msgOp == opText && !msgComp && !utf8.Valid(data) {
 				return fail(StatusInvalidPayload, "invalid UTF-8 in a text message")
 			}
@@ -167,6 +170,7 @@ func (c *conn) readLoop() error {
 				}
 				msgBuf = append(msgBuf, chunk...)
 				rd.r += n
+				rd.skip -= int64(n)
 				off += n
 				rest -= n
 			}
@@ -201,7 +205,7 @@ func (c *conn) readLoop() error {
 }
 
 // control handles a ping, pong or close frame.
-func (c *conn) control(op byte, payload []byte) error {
+func (c *Conn) control(op byte, payload []byte) error {
 	switch op {
 	case opPing:
 		if c.state.Load() == stateOpen {
@@ -254,7 +258,7 @@ func validCloseCode(code StatusCode) bool {
 }
 
 // serve runs a registered connection to its end.
-func (c *conn) serve() {
+func (c *Conn) serve() {
 	err := c.readLoop()
 	var f *failure
 	switch {
@@ -284,8 +288,20 @@ func (c *conn) serve() {
 
 // drain reads and discards frames until the peer's close frame or the
 // close deadline, after this side failed the connection.
-func (c *conn) drain() {
+func (c *Conn) drain() {
 	rd := &c.rd
+	// Skip the rest of the frame the read loop failed in: its payload is
+	// not a frame header.
+	for rd.skip > 0 {
+		if rd.buffered() == 0 {
+			if err := rd.fill(); err != nil {
+				return
+			}
+		}
+		n := min(int64(rd.buffered()), rd.skip)
+		rd.r += int(n)
+		rd.skip -= n
+	}
 	for {
 		if err := rd.ensure(2); err != nil {
 			return
@@ -335,7 +351,7 @@ func (c *conn) drain() {
 }
 
 // finish releases everything the connection holds and runs OnDisconnect.
-func (c *conn) finish() {
+func (c *Conn) finish() {
 	c.state.Store(stateClosed)
 	c.waitCloseWritten()
 	c.netConn.Close()
@@ -370,7 +386,7 @@ func (c *conn) finish() {
 }
 
 // waitCloseWritten gives a queued close frame the time to leave.
-func (c *conn) waitCloseWritten() {
+func (c *Conn) waitCloseWritten() {
 	c.wmu.Lock()
 	ch := c.closeDone
 	c.wmu.Unlock()
@@ -385,13 +401,13 @@ func (c *conn) waitCloseWritten() {
 	}
 }
 
-func (c *conn) hooks(list *[]func()) []func() {
+func (c *Conn) hooks(list *[]func()) []func() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return *list
 }
 
-func (c *conn) runHooks(hs []func()) {
+func (c *Conn) runHooks(hs []func()) {
 	for _, h := range hs {
 		h()
 	}
@@ -399,7 +415,7 @@ func (c *conn) runHooks(hs []func()) {
 
 // safeHook runs a lifecycle hook after the connection ended; a panic there
 // is reported, not fatal.
-func (c *conn) safeHook(fn func()) {
+func (c *Conn) safeHook(fn func()) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.srv.stats.panics.Add(1)

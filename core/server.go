@@ -20,8 +20,17 @@ type Server struct {
 
 	mu     sync.RWMutex
 	onConn []func(Connection)
-	conns  map[string]*conn
-	rooms  map[string]map[*conn]struct{}
+	conns  map[string]*Conn
+	rooms  map[string]map[*Conn]struct{}
+
+	// wq is the ready list of the shared writers (writers.go).
+	wq struct {
+		mu      sync.Mutex
+		ready   []*Conn
+		head    int
+		writers int
+		max     int
+	}
 
 	closing atomic.Bool
 	// live counts connections being served; Shutdown waits for zero. (A
@@ -46,10 +55,11 @@ var _ http.Handler = (*Server)(nil)
 func New(cfg Config) *Server {
 	s := &Server{
 		cfg:   cfg.withDefaults(),
-		conns: make(map[string]*conn),
-		rooms: make(map[string]map[*conn]struct{}),
+		conns: make(map[string]*Conn),
+		rooms: make(map[string]map[*Conn]struct{}),
 	}
 	s.frames = newFramePool(s.cfg.WriteBufferSize)
+	s.wq.max = maxWriters()
 	size := s.cfg.ReadBufferSize
 	s.rbufs.New = func() any {
 		b := make([]byte, size)
@@ -70,7 +80,7 @@ func (s *Server) OnConnection(fn func(Connection)) {
 // here), a room, or a connection ID. Use it from tickers, HTTP handlers or
 // anywhere outside a connection's handlers.
 func (s *Server) To(target string) Emitter {
-	return &emitter{srv: s, target: target}
+	return Emitter{srv: s, target: target}
 }
 
 // Get returns the live connection with the given ID.
@@ -150,7 +160,7 @@ func (s *Server) Stats() Stats {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
 	s.mu.RLock()
-	all := make([]*conn, 0, len(s.conns))
+	all := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
 		all = append(all, c)
 	}
@@ -184,7 +194,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // register adds c to the server; it fails when the ID is taken.
-func (s *Server) register(c *conn) error {
+func (s *Server) register(c *Conn) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.conns[c.id]; dup {
@@ -196,7 +206,7 @@ func (s *Server) register(c *conn) error {
 
 // unregister removes c and its room memberships; it returns the rooms c
 // was in, for OnLeave.
-func (s *Server) unregister(c *conn) []string {
+func (s *Server) unregister(c *Conn) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.conns[c.id] == c {
@@ -211,7 +221,7 @@ func (s *Server) unregister(c *conn) []string {
 	return rooms
 }
 
-func (s *Server) join(c *conn, room string) {
+func (s *Server) join(c *Conn, room string) {
 	s.mu.Lock()
 	if c.state.Load() == stateClosed {
 		s.mu.Unlock()
@@ -219,7 +229,7 @@ func (s *Server) join(c *conn, room string) {
 	}
 	members := s.rooms[room]
 	if members == nil {
-		members = make(map[*conn]struct{})
+		members = make(map[*Conn]struct{})
 		s.rooms[room] = members
 	}
 	members[c] = struct{}{}
@@ -230,7 +240,7 @@ func (s *Server) join(c *conn, room string) {
 	s.mu.Unlock()
 }
 
-func (s *Server) leave(c *conn, room string) bool {
+func (s *Server) leave(c *Conn, room string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := c.rooms[room]; !ok {
@@ -241,7 +251,7 @@ func (s *Server) leave(c *conn, room string) bool {
 }
 
 // removeMember drops c from room; empty rooms disappear. s.mu is held.
-func (s *Server) removeMember(c *conn, room string) {
+func (s *Server) removeMember(c *Conn, room string) {
 	delete(c.rooms, room)
 	members := s.rooms[room]
 	delete(members, c)
@@ -250,14 +260,16 @@ func (s *Server) removeMember(c *conn, room string) {
 	}
 }
 
-// emitter is what To returns.
-type emitter struct {
+// Emitter sends to the target chosen with To. It is a small value: To(...)
+// costs no allocation.
+type Emitter struct {
 	srv    *Server
-	from   *conn // nil for server-side emits
+	from   *Conn // nil for server-side emits
 	target string
 }
 
-func (e *emitter) Emit(event string, data any) error {
+// Emit sends an event to every connection of the target that speaks events.
+func (e Emitter) Emit(event string, data any) error {
 	if !validEventName(event) {
 		return ErrInvalidEvent
 	}
@@ -270,7 +282,22 @@ func (e *emitter) Emit(event string, data any) error {
 	return err
 }
 
-func (e *emitter) EmitMessage(data any) error {
+// EmitRaw sends an already encoded event payload; see Conn.EmitRaw.
+func (e Emitter) EmitRaw(event string, kind Kind, payload []byte) error {
+	if !validEventName(event) {
+		return ErrInvalidEvent
+	}
+	o, err := e.srv.encodeRaw(event, kind, payload)
+	if err != nil {
+		return err
+	}
+	err = e.srv.fanOut(e.from, e.target, &o)
+	o.done()
+	return err
+}
+
+// EmitMessage sends a native message to every connection of the target.
+func (e Emitter) EmitMessage(data any) error {
 	o, err := e.srv.encodeNative(data)
 	if err != nil {
 		return err
@@ -283,7 +310,7 @@ func (e *emitter) EmitMessage(data any) error {
 // fanOut queues o on every connection the target names. Connections that
 // cannot take it (native mode for events) or whose queue is full are
 // skipped; the slow-consumer policy has already dealt with the latter.
-func (s *Server) fanOut(from *conn, target string, o *outgoing) error {
+func (s *Server) fanOut(from *Conn, target string, o *outgoing) error {
 	if s.closing.Load() {
 		return ErrServerClosed
 	}

@@ -44,6 +44,33 @@ func (s *Server) encodeEvent(typ byte, id uint64, event string, data any) (outgo
 	return outgoing{srv: s, op: op, msg: f, hdrLen: hdrLen}, nil
 }
 
+// encodeRaw builds an outgoing event from an already encoded payload.
+func (s *Server) encodeRaw(event string, kind Kind, payload []byte) (outgoing, error) {
+	switch kind {
+	case KindText:
+		if !validUTF8(payload) {
+			return outgoing{}, errNativeUTF8
+		}
+	case KindBinary:
+	case KindJSON:
+		if len(payload) == 0 {
+			return outgoing{}, errEmptyJSON
+		}
+	default:
+		return outgoing{}, ErrWrongKind
+	}
+	f := s.frames.get()
+	f.buf = appendHeader(f.buf, typeEvent, kind, 0, event)
+	hdrLen := len(f.buf) - maxServerHeader
+	f.buf = append(f.buf, payload...)
+	op := opText
+	if kind == KindBinary || s.cfg.BinaryMessages {
+		op = opBinary
+	}
+	f.finish(op, false)
+	return outgoing{srv: s, op: op, msg: f, hdrLen: hdrLen}, nil
+}
+
 // encodeNative builds an outgoing native message. data is []byte, string
 // or Message; a []byte that is not valid UTF-8 goes in a binary frame.
 func (s *Server) encodeNative(data any) (outgoing, error) {
@@ -84,7 +111,7 @@ func (s *Server) encodeNative(data any) (outgoing, error) {
 
 // frameFor returns the variant c needs, or nil when c cannot take it (an
 // event for a native-mode connection).
-func (o *outgoing) frameFor(c *conn) *frame {
+func (o *outgoing) frameFor(c *Conn) *frame {
 	v := -1
 	switch {
 	case c.eventMode && !c.deflate:
@@ -140,7 +167,7 @@ func (o *outgoing) done() {
 }
 
 // send queues o on c. It never blocks on c's socket.
-func (c *conn) send(o *outgoing) error {
+func (c *Conn) send(o *outgoing) error {
 	f := o.frameFor(c)
 	if f == nil {
 		return ErrNativeConnection
@@ -149,16 +176,17 @@ func (c *conn) send(o *outgoing) error {
 }
 
 // enqueue adds f to c's outbound queue, applying the slow-consumer policy
-// when the queue is full, and makes sure a flush is under way. The writer
-// goroutine exists only while there is something to write.
-func (c *conn) enqueue(f *frame) error {
+// when the queue is full, and schedules the connection for writing. It
+// never blocks on the network.
+func (c *Conn) enqueue(f *frame) error {
 	n := len(f.bytes())
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
 		return ErrClosed
 	}
-	if len(c.queue) >= c.srv.cfg.MaxQueuedMessages || c.qbytes+n > c.srv.cfg.MaxQueuedBytes {
+	// One message over the byte limit still goes when nothing is queued.
+	if len(c.queue) >= c.srv.cfg.MaxQueuedMessages || (len(c.queue) > 0 && c.qbytes+n > c.srv.cfg.MaxQueuedBytes) {
 		c.wmu.Unlock()
 		return c.overflow()
 	}
@@ -169,7 +197,7 @@ func (c *conn) enqueue(f *frame) error {
 	c.flushing = true
 	c.wmu.Unlock()
 	if start {
-		go c.flush()
+		c.srv.schedule(c)
 	}
 	return nil
 }
@@ -177,7 +205,7 @@ func (c *conn) enqueue(f *frame) error {
 // enqueueControl queues a frame we built for c alone (ping, pong), taking
 // over its reference. Control frames bypass the queue limits: they are
 // tiny and the peer needs them to stay alive.
-func (c *conn) enqueueControl(f *frame) {
+func (c *Conn) enqueueControl(f *frame) {
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
@@ -190,12 +218,12 @@ func (c *conn) enqueueControl(f *frame) {
 	c.flushing = true
 	c.wmu.Unlock()
 	if start {
-		go c.flush()
+		c.srv.schedule(c)
 	}
 }
 
 // overflow applies the slow-consumer policy.
-func (c *conn) overflow() error {
+func (c *Conn) overflow() error {
 	dropped := c.dropped.Add(1)
 	c.srv.stats.dropped.Add(1)
 	if h := c.srv.cfg.OnSlowConsumer; h != nil {
@@ -208,9 +236,11 @@ func (c *conn) overflow() error {
 	return ErrQueueFull
 }
 
-// flush writes everything queued, in batches of one vectored write each,
-// then the close frame if one is pending, and exits when nothing is left.
-func (c *conn) flush() {
+// flush is the blocking writer of one connection, for sockets that are
+// backed up (and for the close frame): it writes everything queued, one
+// vectored write per batch with WriteTimeout, then the close frame if one
+// is pending, and exits when nothing is left.
+func (c *Conn) flush() {
 	for {
 		c.wmu.Lock()
 		batch := c.queue
@@ -218,8 +248,14 @@ func (c *conn) flush() {
 		if len(batch) == 0 && closing == nil {
 			c.flushing = false
 			c.wmu.Unlock()
+			if c.srv.cfg.WriteTimeout > 0 {
+				// An expired deadline would fail the next direct write.
+				c.netConn.SetWriteDeadline(time.Time{})
+			}
 			return
 		}
+		head := c.headOff
+		c.headOff = 0
 		c.queue = c.spare[:0]
 		c.spare = nil
 		if len(batch) == 0 {
@@ -230,8 +266,9 @@ func (c *conn) flush() {
 
 		var err error
 		if len(batch) > 0 {
-			err = c.writeBatch(batch)
+			err = c.writeBatch(batch, head)
 			c.wmu.Lock()
+			c.qbytes += head
 			for i, f := range batch {
 				c.qbytes -= len(f.bytes())
 				c.srv.frames.release(f)
@@ -260,16 +297,22 @@ func (c *conn) flush() {
 	}
 }
 
-func (c *conn) writeBatch(batch []*frame) error {
+// writeBatch writes batch in one vectored write; the first head bytes of
+// the first frame already left.
+func (c *Conn) writeBatch(batch []*frame, head int) error {
 	if t := c.srv.cfg.WriteTimeout; t > 0 {
 		c.netConn.SetWriteDeadline(time.Now().Add(t))
 	}
 	if len(batch) == 1 {
-		_, err := c.netConn.Write(batch[0].bytes())
+		_, err := c.netConn.Write(batch[0].bytes()[head:])
 		return err
 	}
 	iov := c.iov[:0]
-	for _, f := range batch {
+	for i, f := range batch {
+		if i == 0 {
+			iov = append(iov, f.bytes()[head:])
+			continue
+		}
 		iov = append(iov, f.bytes())
 	}
 	c.nb = net.Buffers(iov)
@@ -280,7 +323,7 @@ func (c *conn) writeBatch(batch []*frame) error {
 	return err
 }
 
-func (c *conn) writeFrame(f *frame) error {
+func (c *Conn) writeFrame(f *frame) error {
 	if t := c.srv.cfg.WriteTimeout; t > 0 {
 		c.netConn.SetWriteDeadline(time.Now().Add(t))
 	}
@@ -291,7 +334,7 @@ func (c *conn) writeFrame(f *frame) error {
 // writeFailed ends a connection whose socket no longer takes writes (the
 // write timeout passed, or the peer reset). Nothing more can be sent, so
 // the socket is closed and the read loop finishes the cleanup.
-func (c *conn) writeFailed(err error) {
+func (c *Conn) writeFailed(err error) {
 	c.wmu.Lock()
 	c.wclosed = true
 	c.flushing = false

@@ -1,0 +1,117 @@
+package wsevents
+
+import "runtime"
+
+// Writing is done by a few server-wide writer goroutines, started when a
+// connection has something to send and gone when no connection has. A
+// writer takes a ready connection and writes its whole queue in one
+// vectored, non-blocking write. If the socket takes everything (the usual
+// case) the connection is done; if not, the connection gets a blocking
+// writer of its own (flush) bounded by WriteTimeout, so a slow reader never
+// holds up a shared writer. So an idle connection has no writer goroutine,
+// a broadcast to N connections starts at most a handful of goroutines, and
+// frames queued while a write is under way leave together in the next one.
+
+// maxWriters bounds the shared writers: more than the cores cannot write
+// faster.
+func maxWriters() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+// schedule hands c (whose flushing flag the caller set) to the writers.
+func (s *Server) schedule(c *Conn) {
+	if c.rawW == nil {
+		go c.flush() // no non-blocking write here: a writer of its own
+		return
+	}
+	s.wq.mu.Lock()
+	s.wq.ready = append(s.wq.ready, c)
+	spawn := s.wq.writers < s.wq.max
+	if spawn {
+		s.wq.writers++
+	}
+	s.wq.mu.Unlock()
+	if spawn {
+		go s.writer()
+	}
+}
+
+func (s *Server) writer() {
+	for {
+		s.wq.mu.Lock()
+		if s.wq.head == len(s.wq.ready) {
+			clear(s.wq.ready)
+			s.wq.ready, s.wq.head = s.wq.ready[:0], 0
+			s.wq.writers--
+			s.wq.mu.Unlock()
+			return
+		}
+		c := s.wq.ready[s.wq.head]
+		s.wq.ready[s.wq.head] = nil
+		s.wq.head++
+		s.wq.mu.Unlock()
+		c.flushNonBlocking()
+	}
+}
+
+// flushNonBlocking writes c's queue without waiting on the socket. It
+// returns when the queue is empty, or after handing c to a blocking
+// writer.
+func (c *Conn) flushNonBlocking() {
+	for {
+		c.wmu.Lock()
+		batch := c.queue
+		if len(batch) == 0 {
+			if c.closeFrame == nil {
+				c.flushing = false
+				c.wmu.Unlock()
+				return
+			}
+			c.wmu.Unlock()
+			go c.flush() // the close frame: written with its deadline
+			return
+		}
+		if len(batch) > maxIovecs {
+			batch = batch[:maxIovecs]
+			c.queue = c.queue[maxIovecs:]
+		} else {
+			c.queue = c.spare[:0]
+			c.spare = nil
+		}
+		head := c.headOff
+		c.wmu.Unlock()
+
+		written, err := c.tryWritev(batch, head)
+		if err != nil {
+			c.wmu.Lock()
+			c.queue = append(batch, c.queue...)
+			c.wmu.Unlock()
+			c.writeFailed(err)
+			return
+		}
+		// Release what left; what did not goes back in front.
+		done, off := 0, head+written
+		for done < len(batch) && off >= len(batch[done].bytes()) {
+			off -= len(batch[done].bytes())
+			done++
+		}
+		c.wmu.Lock()
+		c.qbytes -= written
+		for i := 0; i < done; i++ {
+			c.srv.frames.release(batch[i])
+			batch[i] = nil
+		}
+		if done < len(batch) {
+			c.headOff = off
+			c.queue = append(batch[done:len(batch):len(batch)], c.queue...)
+			c.wmu.Unlock()
+			go c.flush() // the socket is full: this connection waits alone
+			return
+		}
+		c.headOff = 0
+		if c.spare == nil && cap(batch) <= 4*c.srv.cfg.MaxQueuedMessages {
+			c.spare = batch[:0]
+		}
+		c.wmu.Unlock()
+	}
+}
+
+const maxIovecs = 1024 // IOV_MAX on Linux
