@@ -1,0 +1,35 @@
+# Every module of the workspace, tested one by one (go test ./... does not
+# cross module boundaries).
+GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp examples
+GOFLAGS_TEST ?= -race -count=1
+
+.PHONY: test test-go test-js lint bench js
+
+## test: everything CI runs: vet, gofmt, Go tests with -race in every module, the JS client
+test: lint test-go test-js
+
+test-go:
+	@set -e; for m in $(GO_MODULES); do \
+		echo "== go test $$m"; \
+		(cd $$m && go test $(GOFLAGS_TEST) ./...); \
+	done
+
+lint:
+	@set -e; bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi; \
+	for m in $(GO_MODULES); do (cd $$m && go vet ./...); done
+
+## test-js: build and test the TypeScript client, and fail if core's embedded copy is stale
+test-js: jsclient/node_modules/.package-lock.json
+	cd jsclient && npm test && npm run --silent check-bundle
+
+jsclient/node_modules/.package-lock.json: jsclient/package-lock.json
+	cd jsclient && npm ci --no-audit --no-fund
+
+## js: rebuild the client and core's embedded copy
+js: jsclient/node_modules/.package-lock.json
+	cd jsclient && npm run build
+
+## bench: allocation and fan-out benchmarks of the core
+bench:
+	cd core && go test -run '^$$' -bench . -benchmem -count 5 .

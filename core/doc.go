@@ -1,0 +1,33 @@
+// Package wsevents is real-time events over WebSocket for any Go web
+// framework: named events, native messages, broadcast, rooms and
+// request–response, on a low-allocation engine built on gobwas/ws.
+//
+// A Server is an http.Handler. Register what each connection does in
+// OnConnection and mount the server on a route:
+//
+//	ws := wsevents.New(wsevents.Config{})
+//	ws.OnConnection(func(c wsevents.Connection) {
+//		c.On("chat", func(msg string) {
+//			c.To(wsevents.Broadcast).Emit("chat", msg) // everyone but c
+//		})
+//	})
+//	http.Handle("/chat", ws)
+//	http.Handle("/wsevents.js", wsevents.ClientHandler()) // the browser client
+//
+// Adapters for Gin, Echo and Iris live in their own modules
+// (github.com/wsevents/wsevents/adapters/...); the wire format is
+// PROTOCOL.md at the repository root. The zero Config is safe: same-host
+// origin check, a 1 MiB message limit, keepalive, write timeouts and
+// bounded per-connection queues; see Config for each default and why.
+//
+// # Engine
+//
+// Each connection has one read goroutine, which holds no read buffer while
+// the connection is idle on Unix. Handlers of a connection run on it, in
+// order. Emits never block: a message is encoded once, however many
+// connections it goes to, and queued on each; a few shared writer
+// goroutines write every ready queue in one vectored non-blocking write, and
+// only a socket that is backed up gets a writer of its own. A full queue
+// applies Config.SlowConsumer. A handler panic closes its connection with
+// 1011 and the server keeps serving.
+package wsevents
