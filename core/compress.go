@@ -109,6 +109,7 @@ type multiReader struct {
 func (m *multiReader) reset(a, b []byte) { m.a, m.b = a, b }
 func (m *multiReader) done() bool        { return len(m.a) == 0 && len(m.b) == 0 }
 
+// Read implements io.Reader.
 func (m *multiReader) Read(p []byte) (int, error) {
 	if len(m.a) > 0 {
 		n := copy(p, m.a)
@@ -123,6 +124,7 @@ func (m *multiReader) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
+// ReadByte implements io.ByteReader, so flate reads without a bufio layer.
 func (m *multiReader) ReadByte() (byte, error) {
 	if len(m.a) > 0 {
 		c := m.a[0]

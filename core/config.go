@@ -141,9 +141,10 @@ type Config struct {
 	// SlowConsumerDisconnect.
 	SlowConsumer SlowConsumerPolicy
 
-	// OnSlowConsumer, if set, is called (on the emitting goroutine; keep it
-	// short) each time a connection's queue overflows, with the number of
-	// messages dropped on that connection so far.
+	// OnSlowConsumer, if set, is called each time a connection's queue
+	// overflows, with the number of messages dropped on that connection so
+	// far. It runs on the emitting goroutine after the server's locks are
+	// released (it may Leave, Join or query the Server); keep it short.
 	OnSlowConsumer func(c Connection, dropped uint64)
 
 	// Logger receives handler panics and unexpected I/O errors.

@@ -208,6 +208,7 @@ func (c *Conn) SetValue(key string, value any) {
 	c.mu.Unlock()
 }
 
+// GetValue returns the value SetValue stored under key, or nil.
 func (c *Conn) GetValue(key string) any {
 	c.mu.Lock()
 	defer c.mu.Unlock()

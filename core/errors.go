@@ -61,6 +61,7 @@ type CloseError struct {
 	Remote bool
 }
 
+// Error describes the close: side, code and reason.
 func (e *CloseError) Error() string {
 	side := "local"
 	if e.Remote {
@@ -90,6 +91,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error names the event and the panic value.
 func (e *PanicError) Error() string {
 	if e.Event == "" {
 		return fmt.Sprintf("wsevents: handler panic: %v", e.Value)
@@ -104,6 +106,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error names the event and the peer's text.
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("wsevents: %q answered with an error: %s", e.Event, e.Message)
 }

@@ -28,6 +28,7 @@ const (
 	KindBinary Kind = 'b' // raw bytes
 )
 
+// String is the kind's name: text, json or binary.
 func (k Kind) String() string {
 	switch k {
 	case KindText:

@@ -19,6 +19,7 @@ type failure struct {
 	reason string
 }
 
+// Error is the close reason.
 func (f *failure) Error() string { return f.reason }
 
 func fail(code StatusCode, reason string) *failure { return &failure{code, reason} }

@@ -314,8 +314,19 @@ func (s *Server) fanOut(from *Conn, target string, o *outgoing) error {
 	if s.closing.Load() {
 		return ErrServerClosed
 	}
+	o.fanning = true
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	err := s.fanOutLocked(from, target, o)
+	s.mu.RUnlock()
+	// The hook runs without the registry lock: it may Leave, Join or call
+	// the Server's methods.
+	for _, c := range o.slow {
+		s.cfg.OnSlowConsumer(c, c.dropped.Load())
+	}
+	return err
+}
+
+func (s *Server) fanOutLocked(from *Conn, target string, o *outgoing) error {
 	switch target {
 	case All, Broadcast:
 		for _, c := range s.conns {

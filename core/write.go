@@ -18,6 +18,10 @@ type outgoing struct {
 	// variants, built lazily: [0] event+deflate, [1] raw, [2] raw+deflate
 	vars [3]*frame
 	vok  [3]bool
+	// While fanOut holds the registry lock, recipients that overflowed wait
+	// in slow for OnSlowConsumer, which runs after the lock is released.
+	fanning bool
+	slow    []*Conn
 }
 
 // encodeEvent builds an outgoing event, ask or reply. It fails only for an
@@ -172,7 +176,15 @@ func (c *Conn) send(o *outgoing) error {
 	if f == nil {
 		return ErrNativeConnection
 	}
-	return c.enqueue(f)
+	err := c.enqueue(f)
+	if err == ErrQueueFull && c.srv.cfg.OnSlowConsumer != nil {
+		if o.fanning {
+			o.slow = append(o.slow, c)
+		} else {
+			c.srv.cfg.OnSlowConsumer(c, c.dropped.Load())
+		}
+	}
+	return err
 }
 
 // enqueue adds f to c's outbound queue, applying the slow-consumer policy
@@ -222,13 +234,10 @@ func (c *Conn) enqueueControl(f *frame) {
 	}
 }
 
-// overflow applies the slow-consumer policy.
+// overflow applies the slow-consumer policy; send calls OnSlowConsumer.
 func (c *Conn) overflow() error {
-	dropped := c.dropped.Add(1)
+	c.dropped.Add(1)
 	c.srv.stats.dropped.Add(1)
-	if h := c.srv.cfg.OnSlowConsumer; h != nil {
-		h(c, dropped)
-	}
 	if c.srv.cfg.SlowConsumer == SlowConsumerDrop {
 		return ErrQueueFull
 	}

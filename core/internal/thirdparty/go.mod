@@ -1,0 +1,17 @@
+module github.com/wsevents/wsevents/core/internal/thirdparty
+
+go 1.26
+
+require (
+	github.com/coder/websocket v1.8.15
+	github.com/gorilla/websocket v1.5.3
+	github.com/wsevents/wsevents/core v0.0.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/gobwas/ws v1.5.0 // indirect
+)
+
+replace github.com/wsevents/wsevents/core => ../..
