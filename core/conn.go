@@ -226,12 +226,7 @@ func (c *Conn) Emit(event string, data any) error {
 		return fmt.Errorf("%w: %q", ErrInvalidEvent, event)
 	}
 	o, err := c.srv.encodeEvent(typeEvent, 0, event, data)
-	if err != nil {
-		return err
-	}
-	err = c.send(&o)
-	o.done()
-	return err
+	return c.sendOnce(o, err)
 }
 
 // EmitRaw sends an event whose payload is already encoded as kind (text,
@@ -245,18 +240,18 @@ func (c *Conn) EmitRaw(event string, kind Kind, payload []byte) error {
 		return fmt.Errorf("%w: %q", ErrInvalidEvent, event)
 	}
 	o, err := c.srv.encodeRaw(event, kind, payload)
-	if err != nil {
-		return err
-	}
-	err = c.send(&o)
-	o.done()
-	return err
+	return c.sendOnce(o, err)
 }
 
 // EmitMessage sends a native message: a string or []byte goes as text
 // (a []byte that is not UTF-8 as binary), a Message keeps its Kind.
 func (c *Conn) EmitMessage(data any) error {
 	o, err := c.srv.encodeNative(data)
+	return c.sendOnce(o, err)
+}
+
+// sendOnce queues a freshly encoded message on c alone.
+func (c *Conn) sendOnce(o outgoing, err error) error {
 	if err != nil {
 		return err
 	}

@@ -274,12 +274,7 @@ func (e Emitter) Emit(event string, data any) error {
 		return ErrInvalidEvent
 	}
 	o, err := e.srv.encodeEvent(typeEvent, 0, event, data)
-	if err != nil {
-		return err
-	}
-	err = e.srv.fanOut(e.from, e.target, &o)
-	o.done()
-	return err
+	return e.fanOutOnce(o, err)
 }
 
 // EmitRaw sends an already encoded event payload; see Conn.EmitRaw.
@@ -288,17 +283,17 @@ func (e Emitter) EmitRaw(event string, kind Kind, payload []byte) error {
 		return ErrInvalidEvent
 	}
 	o, err := e.srv.encodeRaw(event, kind, payload)
-	if err != nil {
-		return err
-	}
-	err = e.srv.fanOut(e.from, e.target, &o)
-	o.done()
-	return err
+	return e.fanOutOnce(o, err)
 }
 
 // EmitMessage sends a native message to every connection of the target.
 func (e Emitter) EmitMessage(data any) error {
 	o, err := e.srv.encodeNative(data)
+	return e.fanOutOnce(o, err)
+}
+
+// fanOutOnce sends a freshly encoded message to the emitter's target.
+func (e Emitter) fanOutOnce(o outgoing, err error) error {
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,13 @@ func (s *Server) encodeRaw(event string, kind Kind, payload []byte) (outgoing, e
 	default:
 		return outgoing{}, ErrWrongKind
 	}
+	return s.encodeBytes(typeEvent, kind, event, payload), nil
+}
+
+// encodeBytes frames an already encoded payload of a valid kind.
+func (s *Server) encodeBytes(typ byte, kind Kind, event string, payload []byte) outgoing {
 	f := s.frames.get()
-	f.buf = appendHeader(f.buf, typeEvent, kind, 0, event)
+	f.buf = appendHeader(f.buf, typ, kind, 0, event)
 	hdrLen := len(f.buf) - maxServerHeader
 	f.buf = append(f.buf, payload...)
 	op := opText
@@ -72,7 +77,7 @@ func (s *Server) encodeRaw(event string, kind Kind, payload []byte) (outgoing, e
 		op = opBinary
 	}
 	f.finish(op, false)
-	return outgoing{srv: s, op: op, msg: f, hdrLen: hdrLen}, nil
+	return outgoing{srv: s, native: typ == typeNative, op: op, msg: f, hdrLen: hdrLen}
 }
 
 // encodeNative builds an outgoing native message. data is []byte, string
@@ -101,16 +106,7 @@ func (s *Server) encodeNative(data any) (outgoing, error) {
 	if kind == KindText && !validUTF8(payload) {
 		return outgoing{}, errNativeUTF8
 	}
-	f := s.frames.get()
-	f.buf = appendHeader(f.buf, typeNative, kind, 0, "")
-	hdrLen := len(f.buf) - maxServerHeader
-	f.buf = append(f.buf, payload...)
-	op := opText
-	if kind == KindBinary || s.cfg.BinaryMessages {
-		op = opBinary
-	}
-	f.finish(op, false)
-	return outgoing{srv: s, native: true, op: op, msg: f, hdrLen: hdrLen}, nil
+	return s.encodeBytes(typeNative, kind, "", payload), nil
 }
 
 // frameFor returns the variant c needs, or nil when c cannot take it (an
