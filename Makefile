@@ -3,10 +3,11 @@
 GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp examples
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: test test-go test-js lint bench js
+.PHONY: test test-go test-js test-integration lint bench js
 
-## test: everything CI runs: vet, gofmt, Go tests with -race in every module, the JS client
-test: lint test-go test-js
+## test: everything CI runs: vet, gofmt, Go tests with -race in every module, the JS
+## client, and the JS client against the Go server and in Chromium
+test: lint test-go test-js test-integration
 
 test-go:
 	@set -e; for m in $(GO_MODULES); do \
@@ -22,6 +23,11 @@ lint:
 ## test-js: build and test the TypeScript client, and fail if core's embedded copy is stale
 test-js: jsclient/node_modules/.package-lock.json
 	cd jsclient && npm test && npm run --silent check-bundle
+
+## test-integration: the JS client against the real Go server (examples/jstest), and
+## the chat example in Chromium (/usr/bin/chromium; skipped without it unless CI=true)
+test-integration: jsclient/node_modules/.package-lock.json
+	cd jsclient && npm run test:integration && npm run test:browser
 
 jsclient/node_modules/.package-lock.json: jsclient/package-lock.json
 	cd jsclient && npm ci --no-audit --no-fund

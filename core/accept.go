@@ -3,6 +3,7 @@ package wsevents
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"path"
@@ -81,41 +82,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	c := &Conn{
-		srv:       s,
-		id:        s.cfg.IDGenerator(r),
-		req:       r,
-		ctx:       ctx,
-		cancel:    cancel,
-		netConn:   netConn,
-		proto:     proto,
-		eventMode: proto == Subprotocol,
-		deflate:   accepted,
-	}
-	c.rawW = rawConnOf(netConn)
-	if accepted {
-		c.inflater = &inflater{takeover: !ext.ClientNoContextTakeover}
-	}
-	c.rd = reader{
-		conn:    netConn,
-		pool:    &s.rbufs,
-		timeout: s.cfg.ReadTimeout,
-		waitRaw: rawWaiterFor(netConn),
-	}
+	var pending []byte
 	// Bytes the client sent right behind its handshake are already in the
 	// HTTP server's buffer: keep them.
 	if n := brw.Reader.Buffered(); n > 0 {
 		p, _ := brw.Reader.Peek(n)
-		c.rd.pending = append([]byte(nil), p...)
+		pending = append([]byte(nil), p...)
 	}
+	var in *inflater
+	if accepted {
+		in = &inflater{takeover: !ext.ClientNoContextTakeover}
+	}
+	c := s.newConn(netConn, s.cfg.IDGenerator(r), r, proto, in, pending)
+	c.hs = new(handlerSet)
 
 	if err := s.register(c); err != nil {
 		s.stats.refused.Add(1)
 		s.cfg.Logger.Warn("wsevents: connection refused", "err", err)
 		netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
 		netConn.Close()
-		cancel()
+		c.cancel()
 		return
 	}
 	s.liveAdd()
@@ -124,11 +110,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Shutdown may have snapshotted the connections before this one.
 		c.closeAsync(StatusGoingAway, "server shutting down", false)
 	}
-	if s.cfg.PingPeriod > 0 {
-		// Armed only after c.timer is set: the callback reads it.
-		c.timer = time.AfterFunc(time.Hour, c.keepalive)
-		c.timer.Reset(s.cfg.PingPeriod)
-	}
+	c.startKeepalive()
 
 	s.mu.RLock()
 	onConn := s.onConn
@@ -141,6 +123,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.serve()
+}
+
+// newConn builds a connection on an upgraded socket (either side).
+func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto string, in *inflater, pending []byte) *Conn {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c := &Conn{
+		srv:       s,
+		id:        id,
+		req:       r,
+		ctx:       ctx,
+		cancel:    cancel,
+		netConn:   netConn,
+		proto:     proto,
+		eventMode: proto == Subprotocol,
+		deflate:   in != nil,
+		inflater:  in,
+		rawW:      rawConnOf(netConn),
+	}
+	c.rd = reader{
+		conn:    netConn,
+		pool:    &s.rbufs,
+		timeout: s.cfg.ReadTimeout,
+		waitRaw: rawWaiterFor(netConn),
+		pending: pending,
+	}
+	return c
+}
+
+// startKeepalive arms the ping timer.
+func (c *Conn) startKeepalive() {
+	if p := c.srv.cfg.PingPeriod; p > 0 {
+		// Armed only after c.timer is set: the callback reads it.
+		c.timer = time.AfterFunc(time.Hour, c.keepalive)
+		c.timer.Reset(p)
+	}
 }
 
 // connected runs the OnConnection handlers; a panic fails the connection.

@@ -128,12 +128,12 @@ func TestReadTimeoutSlowSender(t *testing.T) {
 }
 
 func TestKeepalive(t *testing.T) {
-	s := New(Config{PingPeriod: 50 * time.Millisecond, PongTimeout: 50 * time.Millisecond})
+	s := New(Config{PingPeriod: 100 * time.Millisecond, PongTimeout: 400 * time.Millisecond})
 	pongs := make(chan struct{}, 100)
 	s.OnConnection(func(c Connection) {
 		c.OnPong(func() { pongs <- struct{}{} })
 		c.On("later", func() {
-			time.AfterFunc(400*time.Millisecond, func() { c.Emit("now", nil) })
+			time.AfterFunc(900*time.Millisecond, func() { c.Emit("now", nil) })
 		})
 	})
 	url := testServer(t, s)

@@ -52,6 +52,7 @@ type Conn struct {
 	cancel    context.CancelFunc
 	netConn   net.Conn
 	proto     string
+	client    bool // the dialing side: masks what it sends, expects unmasked frames
 	eventMode bool
 	deflate   bool
 	inflater  *inflater // nil without compression
@@ -80,17 +81,12 @@ type Conn struct {
 	cerr     error
 	peerDone atomic.Bool // the peer's close frame arrived
 
-	// handlers and values, guarded by mu
-	mu           sync.Mutex
-	handlers     map[string]*eventHandlers
-	onMessage    []any
-	onDisconnect []func()
-	onError      []func(error)
-	onPing       []func()
-	onPong       []func()
-	onLeave      []func(string)
-	values       map[string]any
-	pending      map[uint64]chan askResult
+	hs *handlerSet // a reconnecting Client shares one set across its connections
+
+	// values and pending asks, guarded by mu
+	mu      sync.Mutex
+	values  map[string]any
+	pending map[uint64]chan askResult
 
 	rooms map[string]struct{} // guarded by srv.mu
 
@@ -138,64 +134,53 @@ func (c *Conn) On(event string, handler any) {
 		panic(fmt.Sprintf("wsevents: On(%q): %v", event, ErrInvalidEvent))
 	}
 	checkHandler(event, handler)
-	c.mu.Lock()
-	if c.handlers == nil {
-		c.handlers = make(map[string]*eventHandlers)
-	}
-	e := c.handlers[event]
-	if e == nil {
-		e = &eventHandlers{name: event}
-		c.handlers[event] = e
-	}
-	// Copy on write: the read loop iterates fns without the lock.
-	e.fns = append(e.fns[:len(e.fns):len(e.fns)], handler)
-	c.mu.Unlock()
+	c.hs.on(event, handler)
 }
 
 // OnMessage registers a handler for native messages: func([]byte),
 // func(string) or func(Message) (whose Kind tells text from binary).
 func (c *Conn) OnMessage(handler any) {
 	checkNativeHandler(handler)
-	c.mu.Lock()
-	c.onMessage = append(c.onMessage, handler)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onMessage = append(c.hs.onMessage, handler)
+	c.hs.mu.Unlock()
 }
 
 // OnDisconnect registers a handler run once when the connection ends.
 func (c *Conn) OnDisconnect(fn func()) {
-	c.mu.Lock()
-	c.onDisconnect = append(c.onDisconnect, fn)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onDisconnect = append(c.hs.onDisconnect, fn)
+	c.hs.mu.Unlock()
 }
 
 // OnError registers a handler for errors of this connection: handler
 // errors and panics, undecodable payloads, protocol violations.
 func (c *Conn) OnError(fn func(error)) {
-	c.mu.Lock()
-	c.onError = append(c.onError, fn)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onError = append(c.hs.onError, fn)
+	c.hs.mu.Unlock()
 }
 
 // OnPing registers a handler for the peer's pings (answered automatically).
 func (c *Conn) OnPing(fn func()) {
-	c.mu.Lock()
-	c.onPing = append(c.onPing, fn)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onPing = append(c.hs.onPing, fn)
+	c.hs.mu.Unlock()
 }
 
 // OnPong registers a handler for the peer's pongs.
 func (c *Conn) OnPong(fn func()) {
-	c.mu.Lock()
-	c.onPong = append(c.onPong, fn)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onPong = append(c.hs.onPong, fn)
+	c.hs.mu.Unlock()
 }
 
 // OnLeave registers a handler run when the connection leaves a room,
 // including when it disconnects.
 func (c *Conn) OnLeave(fn func(string)) {
-	c.mu.Lock()
-	c.onLeave = append(c.onLeave, fn)
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	c.hs.onLeave = append(c.hs.onLeave, fn)
+	c.hs.mu.Unlock()
 }
 
 // SetValue and GetValue hold per-connection values for handlers.
@@ -300,9 +285,9 @@ func (c *Conn) Rooms() []string {
 }
 
 func (c *Conn) fireLeave(room string) {
-	c.mu.Lock()
-	hs := c.onLeave
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	hs := c.hs.onLeave
+	c.hs.mu.Unlock()
 	for _, h := range hs {
 		h(room)
 	}
@@ -352,7 +337,7 @@ func (c *Conn) closeAsync(code StatusCode, reason string, discard bool) bool {
 
 // queueClose makes the close frame the last thing written.
 func (c *Conn) queueClose(payload []byte, discard bool) {
-	f := c.srv.frames.controlFrame(opClose, payload)
+	f := c.own(c.srv.frames.controlFrame(opClose, payload))
 	c.wmu.Lock()
 	if c.wclosed || c.closeFrame != nil {
 		c.wmu.Unlock()
@@ -400,9 +385,9 @@ func (c *Conn) closeWritten() {
 }
 
 func (c *Conn) reportError(err error) {
-	c.mu.Lock()
-	hs := c.onError
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	hs := c.hs.onError
+	c.hs.mu.Unlock()
 	for _, h := range hs {
 		h(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strconv"
+	"sync"
 )
 
 // checkHandler panics on a handler type On does not take. The type switch
@@ -72,9 +73,9 @@ func (c *Conn) dispatch(op byte, data []byte) error {
 }
 
 func (c *Conn) deliverNative(kind Kind, data []byte) {
-	c.mu.Lock()
-	hs := c.onMessage
-	c.mu.Unlock()
+	c.hs.mu.Lock()
+	hs := c.hs.onMessage
+	c.hs.mu.Unlock()
 	c.curEvent = ""
 	for _, h := range hs {
 		switch fn := h.(type) {
@@ -93,12 +94,12 @@ func (c *Conn) deliverEvent(h header, payload []byte) {
 		event string
 		hs    []any
 	)
-	c.mu.Lock()
-	e := c.handlers[string(h.name)]
+	c.hs.mu.Lock()
+	e := c.hs.handlers[string(h.name)]
 	if e != nil {
 		event, hs = e.name, e.fns // the stored name: no allocation per message
 	}
-	c.mu.Unlock()
+	c.hs.mu.Unlock()
 	if e == nil {
 		event = string(h.name)
 	}
@@ -112,10 +113,38 @@ func (c *Conn) deliverEvent(h header, payload []byte) {
 		return
 	}
 	for _, fn := range hs {
-		if _, _, err := callHandler(fn, event, h.kind, payload); err != nil {
+		if _, _, err := callHandler(fn, event, h.kind, payload, false); err != nil {
 			c.reportError(err)
 		}
 	}
+}
+
+// handlerSet holds a connection's handlers. The read loop copies a slice
+// header under mu and iterates without it: slices are only appended to
+// copy-on-write.
+type handlerSet struct {
+	mu           sync.Mutex
+	handlers     map[string]*eventHandlers
+	onMessage    []any
+	onDisconnect []func()
+	onError      []func(error)
+	onPing       []func()
+	onPong       []func()
+	onLeave      []func(string)
+}
+
+func (hs *handlerSet) on(event string, handler any) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.handlers == nil {
+		hs.handlers = make(map[string]*eventHandlers)
+	}
+	e := hs.handlers[event]
+	if e == nil {
+		e = &eventHandlers{name: event}
+		hs.handlers[event] = e
+	}
+	e.fns = append(e.fns[:len(e.fns):len(e.fns)], handler)
 }
 
 // eventHandlers are the handlers of one event.
@@ -136,7 +165,7 @@ func (c *Conn) answer(id uint64, event string, hs []any, kind Kind, payload []by
 		rerr    error
 	)
 	for _, fn := range hs {
-		res, ans, err := callHandler(fn, event, kind, payload)
+		res, ans, err := callHandler(fn, event, kind, payload, true)
 		if replied {
 			if err != nil {
 				c.reportError(err)
@@ -169,7 +198,7 @@ func (c *Conn) reply(id uint64, result any, err error) {
 
 // callHandler calls one handler with the payload converted to its
 // parameter type. answered reports whether the handler is an answering one.
-func callHandler(h any, event string, kind Kind, payload []byte) (result any, answered bool, err error) {
+func callHandler(h any, event string, kind Kind, payload []byte, asked bool) (result any, answered bool, err error) {
 	switch fn := h.(type) {
 	case func():
 		fn()
@@ -178,12 +207,12 @@ func callHandler(h any, event string, kind Kind, payload []byte) (result any, an
 	case func([]byte):
 		fn(append([]byte(nil), payload...))
 	case func(Message):
-		fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+		fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...), Asked: asked})
 	case func(Message) error:
 		// The handler's own error goes out as is: it may be an Ask's answer.
-		return nil, false, fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+		return nil, false, fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...), Asked: asked})
 	case func(Message) (any, error):
-		result, err = fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...)})
+		result, err = fn(Message{Event: event, Kind: kind, Data: append([]byte(nil), payload...), Asked: asked})
 		return result, true, err
 	case func(int):
 		var n int

@@ -1,7 +1,10 @@
 package wsevents
 
 import (
+	"crypto/rand"
+
 	"encoding/binary"
+	"github.com/gobwas/ws"
 	"sync"
 	"sync/atomic"
 )
@@ -109,6 +112,29 @@ func (p *framePool) controlFrame(op byte, payload []byte) *frame {
 	f.buf = append(f.buf, payload...)
 	f.finish(op, false)
 	return f
+}
+
+// masked returns a client copy of f (RFC 6455 section 5.3): the mask bit
+// set and the payload XORed with a fresh unpredictable key. Client frames
+// cannot be shared, so each send pays this copy.
+func (p *framePool) masked(f *frame) *frame {
+	src := f.bytes()
+	hl := 2
+	switch src[1] & 0x7F {
+	case 126:
+		hl = 4
+	case 127:
+		hl = 10
+	}
+	var key [4]byte
+	rand.Read(key[:])
+	m := p.get()
+	m.buf = append(m.buf[:0], src[:hl]...)
+	m.buf[1] |= 0x80
+	m.buf = append(m.buf, key[:]...)
+	m.buf = append(m.buf, src[hl:]...)
+	ws.Cipher(m.buf[hl+4:], key, 0)
+	return m
 }
 
 // closePayload encodes a close frame body: code and a reason cut to fit the

@@ -15,6 +15,9 @@ type Message struct {
 	Event string
 	Kind  Kind
 	Data  []byte
+	// Asked is set when the peer sent the event with Ask and waits for the
+	// answer: an answering handler's result is sent back only then.
+	Asked bool
 }
 
 // String returns the payload as text: the text itself, the JSON source, or

@@ -86,7 +86,10 @@ func (c *Conn) readLoop() error {
 		rd.r += hl
 		rd.skip = length // the payload still unread, for drain after a failure
 
-		if !masked {
+		if masked != !c.client {
+			if c.client {
+				return fail(StatusProtocolError, "server frame is masked")
+			}
 			return fail(StatusProtocolError, "client frame is not masked")
 		}
 		if rsv&^rsv1Bit != 0 {
@@ -211,11 +214,11 @@ func (c *Conn) control(op byte, payload []byte) error {
 	case opPing:
 		if c.state.Load() == stateOpen {
 			c.enqueueControl(c.srv.frames.controlFrame(opPong, payload))
-			c.runHooks(c.hooks(&c.onPing))
+			c.runHooks(c.hooks(&c.hs.onPing))
 		}
 		return nil
 	case opPong:
-		c.runHooks(c.hooks(&c.onPong))
+		c.runHooks(c.hooks(&c.hs.onPong))
 		return nil
 	}
 	code, reason := StatusNoStatus, ""
@@ -380,7 +383,7 @@ func (c *Conn) finish() {
 	}
 	c.closeFinished()
 	c.setCloseErr(&CloseError{Code: StatusAbnormal, Reason: "connection lost", Remote: true})
-	for _, h := range c.hooks(&c.onDisconnect) {
+	for _, h := range c.hooks(&c.hs.onDisconnect) {
 		c.safeHook(h)
 	}
 	c.srv.liveDec()
@@ -403,8 +406,8 @@ func (c *Conn) waitCloseWritten() {
 }
 
 func (c *Conn) hooks(list *[]func()) []func() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.hs.mu.Lock()
+	defer c.hs.mu.Unlock()
 	return *list
 }
 

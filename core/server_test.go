@@ -87,6 +87,13 @@ func TestAskBothWays(t *testing.T) {
 		})
 		c.On("fail", func(Message) (any, error) { return nil, errors.New("no such user") })
 		c.On("plain", func() {})
+		c.On("either", func(m Message) (any, error) {
+			if !m.Asked {
+				c.Emit("either", "event")
+				return nil, nil
+			}
+			return "asked", nil
+		})
 		conns <- c
 	})
 	cl := dialEvents(t, testServer(t, s))
@@ -96,6 +103,10 @@ func TestAskBothWays(t *testing.T) {
 	cl.expect("xt8:\nno such user")
 	cl.send("aj9:plain\nnull")
 	cl.expect("rj9:\nnull")
+	cl.send("ej:either\nnull")
+	cl.expect("et:either\nevent")
+	cl.send("aj12:either\nnull")
+	cl.expect("rt12:\nasked")
 	cl.send("aj10:missing\nnull")
 	cl.expect(`xt10:` + "\n" + `wsevents: no handler for event "missing"`)
 

@@ -198,7 +198,11 @@ func (c *Conn) enqueue(f *frame) error {
 		c.wmu.Unlock()
 		return c.overflow()
 	}
-	f.refs.Add(1)
+	if c.client {
+		f = c.srv.frames.masked(f) // a copy of its own: masks differ per frame
+	} else {
+		f.refs.Add(1)
+	}
 	c.queue = append(c.queue, f)
 	c.qbytes += n
 	start := !c.flushing
@@ -214,6 +218,7 @@ func (c *Conn) enqueue(f *frame) error {
 // over its reference. Control frames bypass the queue limits: they are
 // tiny and the peer needs them to stay alive.
 func (c *Conn) enqueueControl(f *frame) {
+	f = c.own(f)
 	c.wmu.Lock()
 	if c.wclosed {
 		c.wmu.Unlock()
@@ -228,6 +233,17 @@ func (c *Conn) enqueueControl(f *frame) {
 	if start {
 		c.srv.schedule(c)
 	}
+}
+
+// own turns a frame built for this connection alone into what it sends:
+// unchanged on the server side, masked on the client side.
+func (c *Conn) own(f *frame) *frame {
+	if !c.client {
+		return f
+	}
+	m := c.srv.frames.masked(f)
+	c.srv.frames.release(f)
+	return m
 }
 
 // overflow applies the slow-consumer policy; send calls OnSlowConsumer.

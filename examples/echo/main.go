@@ -98,7 +98,13 @@ func newServer(cfg config) *wsevents.Server {
 		// A Message keeps its kind, so text goes back as text and binary
 		// as binary.
 		c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
-		c.On("echo", func(m wsevents.Message) { c.Emit("echo", m) })
+		// An "echo" event comes back as an event, an asked one as the reply.
+		c.On("echo", func(m wsevents.Message) (any, error) {
+			if !m.Asked {
+				return nil, c.Emit("echo", m)
+			}
+			return m, nil
+		})
 	})
 	return srv
 }
