@@ -22,6 +22,7 @@ const (
 	DefaultMaxQueuedMessages = 1024
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultShutdownGrace     = 5 * time.Second
+	DefaultMaxRooms          = 1024
 
 	// compressionThreshold is the smallest payload worth deflating: below it
 	// the deflate block overhead eats the gain.
@@ -41,6 +42,17 @@ const (
 	// (Connection.Dropped, Server.Stats) and keeps the connection. For
 	// tickers and dashboards where the next value replaces the lost one.
 	SlowConsumerDrop
+)
+
+// RateLimitPolicy says what happens to an event over Config.EventRate.
+type RateLimitPolicy int
+
+const (
+	// RateLimitDrop drops the event, answers an Ask with an error reply and
+	// reports ErrRateLimited to the connection's OnError handlers.
+	RateLimitDrop RateLimitPolicy = iota
+	// RateLimitClose closes the connection with 1008 (policy).
+	RateLimitClose
 )
 
 // Config configures a Server. The zero value is a good configuration: every
@@ -147,6 +159,23 @@ type Config struct {
 	// released (it may Leave, Join or query the Server); keep it short.
 	OnSlowConsumer func(c Connection, dropped uint64)
 
+	// EventRate limits the events and asks each connection may send per
+	// second, with bursts of EventBurst (a token bucket). Over the limit
+	// RateLimit applies. 0 (the default) sets no limit: a chat or game
+	// server usually should (for example 20/s, burst 40).
+	EventRate  float64
+	EventBurst int
+
+	// RateLimit is what happens to an event over EventRate: RateLimitDrop
+	// (the default) drops it, answers an Ask with an error and reports
+	// ErrRateLimited to OnError; RateLimitClose closes with 1008.
+	RateLimit RateLimitPolicy
+
+	// MaxRoomsPerConnection caps the rooms one connection can be in; Join
+	// past it fails with ErrTooManyRooms. Default 1024, so a client that
+	// asks to join rooms in a loop cannot grow the registry without bound.
+	MaxRoomsPerConnection int
+
 	// Logger receives handler panics and unexpected I/O errors.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -183,6 +212,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxQueuedBytes <= 0 {
 		c.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if c.MaxRoomsPerConnection <= 0 {
+		c.MaxRoomsPerConnection = DefaultMaxRooms
+	}
+	if c.EventRate > 0 && c.EventBurst <= 0 {
+		c.EventBurst = max(1, int(c.EventRate))
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

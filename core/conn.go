@@ -97,8 +97,9 @@ type Conn struct {
 	heard   atomic.Bool
 	pinging bool // touched only by the timer callback
 
-	rd       reader // read goroutine only
-	curEvent string // event being handled, for panic reports; read goroutine only
+	rd       reader      // read goroutine only
+	bucket   tokenBucket // read goroutine only
+	curEvent string      // event being handled, for panic reports; read goroutine only
 }
 
 // ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
@@ -251,8 +252,10 @@ func (c *Conn) To(target string) Emitter {
 	return Emitter{srv: c.srv, from: c, target: target}
 }
 
-// Join adds the connection to a room, creating the room if needed.
-func (c *Conn) Join(room string) { c.srv.join(c, room) }
+// Join adds the connection to a room, creating the room if needed. It
+// fails with ErrTooManyRooms past Config.MaxRoomsPerConnection, and with
+// ErrClosed on a closed connection.
+func (c *Conn) Join(room string) error { return c.srv.join(c, room) }
 
 // Leave removes the connection from a room and reports whether it was
 // a member. A room with no members disappears.

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // checkHandler panics on a handler type On does not take. The type switch
@@ -63,6 +64,16 @@ func (c *Conn) dispatch(op byte, data []byte) error {
 	}
 	switch h.typ {
 	case typeEvent, typeAsk:
+		if c.srv.cfg.EventRate > 0 && !c.bucket.take(&c.srv.cfg) {
+			if c.srv.cfg.RateLimit == RateLimitClose {
+				return fail(StatusPolicyViolation, "event rate limit exceeded")
+			}
+			if h.typ == typeAsk {
+				c.reply(h.id, nil, ErrRateLimited)
+			}
+			c.reportError(fmt.Errorf("%w: event %q dropped", ErrRateLimited, h.name))
+			return nil
+		}
 		c.deliverEvent(h, payload)
 	case typeReply, typeError:
 		c.resolveAsk(h, payload)
@@ -247,6 +258,28 @@ func callHandler(h any, event string, kind Kind, payload []byte, asked bool) (re
 		err = fmt.Errorf("wsevents: event %q: %w", event, err)
 	}
 	return result, answered, err
+}
+
+// tokenBucket is the per-connection event rate limiter; only the read
+// goroutine touches it.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *tokenBucket) take(cfg *Config) bool {
+	now := time.Now()
+	if b.last.IsZero() {
+		b.tokens = float64(cfg.EventBurst)
+	} else {
+		b.tokens = min(float64(cfg.EventBurst), b.tokens+now.Sub(b.last).Seconds()*cfg.EventRate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 type askResult struct {

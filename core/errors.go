@@ -23,6 +23,11 @@ var (
 	// ErrInvalidEvent is returned for an event name PROTOCOL.md forbids
 	// (empty, longer than 256 bytes, or containing control bytes or ';').
 	ErrInvalidEvent = errors.New("wsevents: invalid event name")
+	// ErrTooManyRooms is returned by Join past Config.MaxRoomsPerConnection.
+	ErrTooManyRooms = errors.New("wsevents: too many rooms for one connection")
+	// ErrRateLimited is reported (OnError, and as the error reply to an
+	// Ask) for events dropped by Config.EventRate.
+	ErrRateLimited = errors.New("wsevents: event rate limit exceeded")
 	// ErrProtocol wraps every malformed wsevents message (PROTOCOL.md section 2).
 	ErrProtocol = errors.New("wsevents: protocol error")
 	// ErrOriginRefused is reported when a handshake's Origin is not allowed.

@@ -221,11 +221,15 @@ func (s *Server) unregister(c *Conn) []string {
 	return rooms
 }
 
-func (s *Server) join(c *Conn, room string) {
+func (s *Server) join(c *Conn, room string) error {
 	s.mu.Lock()
 	if c.state.Load() == stateClosed {
 		s.mu.Unlock()
-		return
+		return ErrClosed
+	}
+	if _, in := c.rooms[room]; !in && s.cfg.MaxRoomsPerConnection > 0 && len(c.rooms) >= s.cfg.MaxRoomsPerConnection {
+		s.mu.Unlock()
+		return ErrTooManyRooms
 	}
 	members := s.rooms[room]
 	if members == nil {
@@ -238,6 +242,7 @@ func (s *Server) join(c *Conn, room string) {
 	}
 	c.rooms[room] = struct{}{}
 	s.mu.Unlock()
+	return nil
 }
 
 func (s *Server) leave(c *Conn, room string) bool {
