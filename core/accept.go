@@ -93,14 +93,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if accepted {
 		in = &inflater{takeover: !ext.ClientNoContextTakeover}
 	}
-	c := s.newConn(netConn, s.cfg.IDGenerator(r), r, proto, in, pending)
-	c.hs = new(handlerSet)
+	s.serveConn(s.newConn(netConn, s.cfg.IDGenerator(r), r, proto, in, pending))
+}
 
+// serveConn registers an upgraded connection, runs OnConnection and
+// serves it until it ends.
+func (s *Server) serveConn(c *Conn) {
+	c.hs = new(handlerSet)
 	if err := s.register(c); err != nil {
 		s.stats.refused.Add(1)
 		s.cfg.Logger.Warn("wsevents: connection refused", "err", err)
-		netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
-		netConn.Close()
+		c.netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
+		c.netConn.Close()
 		c.cancel()
 		return
 	}

@@ -48,7 +48,9 @@ func (rd *reader) release() {
 
 // fill reads at least one more byte.
 func (rd *reader) fill() error {
-	if rd.inMsg && !rd.deadline && rd.timeout > 0 {
+	// Waiting with a message under way, or with part of a frame already
+	// here, is waiting mid-message: ReadTimeout applies.
+	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 {
 		rd.deadline = true
 		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
 	}
@@ -74,15 +76,18 @@ func (rd *reader) fill() error {
 		rd.w += n
 		return nil
 	}
-	n, err := rd.conn.Read(rd.buf[rd.w:])
-	rd.w += n
-	if n > 0 {
-		return nil
+	// io.Reader allows (0, nil); only many in a row mean a broken conn.
+	for range 100 {
+		n, err := rd.conn.Read(rd.buf[rd.w:])
+		rd.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
 
 // ensure makes n contiguous bytes available (n <= len(buffer)).
