@@ -1,0 +1,126 @@
+package wsecho_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	wsecho "github.com/wsevents/wsevents/adapters/echo"
+	wsevents "github.com/wsevents/wsevents/core"
+)
+
+// A chat server on Echo: rooms are a route parameter, the user's name comes
+// from a middleware, and the page uses the JS client bundled in core.
+func Example() {
+	srv := wsevents.New(wsevents.Config{})
+	srv.OnConnection(func(c wsevents.Connection) {
+		room := wsecho.Param(c, "room") // copied from the Echo context at the upgrade
+		name := wsecho.Get(c, "name")   // set by the middleware below, named in WithKeys
+		c.Join(room)
+		c.To(room).Emit("chat", fmt.Sprint(name, " joined"))
+		c.On("chat", func(msg string) {
+			c.To(room).Emit("chat", fmt.Sprint(name, ": ", msg)) // the other members
+			c.Emit("chat", "you: "+msg)
+		})
+		c.OnDisconnect(func() { srv.To(room).Emit("chat", fmt.Sprint(name, " left")) })
+	})
+
+	e := echo.New()
+	e.Use(middleware.Logger(), middleware.Recover(), middleware.Gzip())
+	named := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			name := c.QueryParam("name")
+			if name == "" {
+				return echo.ErrUnauthorized // no upgrade
+			}
+			c.Set("name", name)
+			return next(c)
+		}
+	}
+	e.GET("/rooms/:room", wsecho.Handler(srv, wsecho.WithKeys("name")), named)
+	e.GET("/wsevents.js", echo.WrapHandler(wsevents.ClientHandler()))
+	e.GET("/", func(c echo.Context) error { return c.HTML(http.StatusOK, chatPage) })
+
+	hs := &http.Server{
+		Addr:              "127.0.0.1:8080",
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second, // bounds slow handshakes too
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		// http.Server.Shutdown does not track upgraded connections: close
+		// them with 1001 first, then stop the HTTP server.
+		srv.Shutdown(shutdown)
+		hs.Shutdown(shutdown)
+	}()
+	if err := hs.ListenAndServe(); err != http.ErrServerClosed {
+		log.Fatal(err)
+	}
+}
+
+const chatPage = `<!doctype html>
+<title>chat</title>
+<ul id="log"></ul>
+<form id="say"><input id="msg" autocomplete="off"><button>send</button></form>
+<script src="/wsevents.js"></script>
+<script>
+const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+const name = encodeURIComponent(prompt("name?") || "anonymous");
+const w = new Ws(scheme + location.host + "/rooms/lobby?name=" + name);
+w.On("chat", (text) => {
+  const li = document.createElement("li");
+  li.textContent = text;
+  document.getElementById("log").append(li);
+});
+document.getElementById("say").onsubmit = (e) => {
+  e.preventDefault();
+  w.Emit("chat", document.getElementById("msg").value);
+  document.getElementById("msg").value = "";
+};
+</script>`
+
+// Handler mounts a Server on an Echo route; handlers read the route
+// parameters and the values middleware set through the wsecho accessors.
+func ExampleHandler() {
+	srv := wsevents.New(wsevents.Config{})
+	srv.OnConnection(func(c wsevents.Connection) {
+		c.On("greet", func(greeting string) {
+			c.Emit("greeting", fmt.Sprintf("%s, %v, in %s", greeting, wsecho.Get(c, "user"), wsecho.Param(c, "room")))
+		})
+	})
+	e := echo.New()
+	auth := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error { c.Set("user", "ann"); return next(c) }
+	}
+	e.GET("/rooms/:room", wsecho.Handler(srv, wsecho.WithKeys("user")), auth)
+	ts := httptest.NewServer(e)
+	defer ts.Close()
+	defer srv.Shutdown(context.Background())
+
+	d := websocket.Dialer{Subprotocols: []string{wsevents.Subprotocol}}
+	ws, _, err := d.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/rooms/lobby", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ws.Close()
+	ws.WriteMessage(websocket.TextMessage, []byte("et:greet\nhello"))
+	_, msg, err := ws.ReadMessage()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%q\n", msg)
+	// Output: "et:greeting\nhello, ann, in lobby"
+}
