@@ -1,0 +1,3 @@
+module github.com/wsevents/wsevents/conformance
+
+go 1.26
