@@ -1,0 +1,476 @@
+// Command benchrun drives the peer benchmarks: for every case and library
+// it starts benchserver pinned to CPU 0 and loadgen pinned to CPU 1 (both
+// GOMAXPROCS=1), repeats each run, takes medians, and writes
+// results/results.md (with ratios of wsevents against each peer),
+// results/results.json (every run) and results/chart.png/.svg.
+//
+//	go run ./cmd/benchrun -preset short      # a few minutes
+//	go run ./cmd/benchrun -preset full       # all sizes and connection counts
+//
+// Repetitions are interleaved (rep 1 of every case and library, then rep 2,
+// ...) so that load from other processes spreads over all libraries. With
+// -profile, every case where wsevents is beaten by a peer (throughput or
+// server CPU per message) is run once more with a CPU profile of the
+// wsevents server, and the top functions go to results/profile-*.txt.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Case is one measured configuration; Libs are the libraries run in it.
+type Case struct {
+	Scenario string
+	Format   string // native, wsevents (events), neffos (events)
+	Conns    int
+	Size     int
+	Inflight int
+	Libs     []string
+}
+
+func (c Case) ID() string {
+	s := fmt.Sprintf("%s-%s-%dB-%dc", c.Scenario, c.Format, c.Size, c.Conns)
+	if c.Scenario == "broadcast" {
+		s += fmt.Sprintf("-%dif", c.Inflight)
+	}
+	return s
+}
+
+// Title is the case as the tables show it.
+func (c Case) Title() string {
+	mode := "native"
+	if c.Format != "native" {
+		mode = "events"
+	}
+	if c.Scenario == "broadcast" {
+		return fmt.Sprintf("broadcast %s, %d B, %d receivers, %d in flight", mode, c.Size, c.Conns, c.Inflight)
+	}
+	conns := "conns"
+	if c.Conns == 1 {
+		conns = "conn"
+	}
+	return fmt.Sprintf("echo %s, %d B, %d %s, one message in flight per connection", mode, c.Size, c.Conns, conns)
+}
+
+// Short is the case as chart labels show it.
+func (c Case) Short() string {
+	size := fmt.Sprintf("%dB", c.Size)
+	if c.Size == 1024 {
+		size = "1KiB"
+	}
+	mode := ""
+	if c.Format != "native" {
+		mode = " ev"
+	}
+	if c.Scenario == "broadcast" {
+		return fmt.Sprintf("%s/%dif%s", size, c.Inflight, mode)
+	}
+	return fmt.Sprintf("%s/%dc%s", size, c.Conns, mode)
+}
+
+var (
+	nativeLibs     = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos"}
+	nativeBcast    = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody"}
+	eventEchoLibs  = []string{"wsevents", "neffos"}
+	eventBcastLibs = []string{"wsevents", "neffos", "neffos-sync"}
+)
+
+// formatOf is the loadgen format of lib in a case of the given mode.
+func formatOf(lib, caseFormat string) string {
+	if caseFormat == "native" {
+		return "native"
+	}
+	if strings.HasPrefix(lib, "neffos") {
+		return "neffos"
+	}
+	return "wsevents"
+}
+
+type preset struct {
+	cases            []Case
+	reps             int
+	warmup, duration time.Duration
+}
+
+func presets(name string) (preset, error) {
+	echo := func(size, conns int) Case {
+		return Case{Scenario: "echo", Format: "native", Conns: conns, Size: size, Libs: nativeLibs}
+	}
+	echoEv := func(size, conns int) Case {
+		return Case{Scenario: "echo", Format: "events", Conns: conns, Size: size, Libs: eventEchoLibs}
+	}
+	bcast := Case{Scenario: "broadcast", Format: "native", Conns: 1000, Size: 64, Inflight: 16, Libs: nativeBcast}
+	bcastEv := Case{Scenario: "broadcast", Format: "events", Conns: 1000, Size: 64, Inflight: 16, Libs: eventBcastLibs}
+	// One broadcast at a time: no coalescing of frames per connection.
+	bcast1 := bcast
+	bcast1.Inflight = 1
+	switch name {
+	case "short":
+		return preset{
+			cases:    []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1},
+			reps:     3,
+			warmup:   500 * time.Millisecond,
+			duration: time.Second,
+		}, nil
+	case "full":
+		var cs []Case
+		for _, size := range []int{64, 1024} {
+			for _, n := range []int{1, 10, 100, 1000} {
+				cs = append(cs, echo(size, n))
+			}
+		}
+		for _, size := range []int{64, 1024} {
+			for _, n := range []int{1, 10, 100, 1000} {
+				cs = append(cs, echoEv(size, n))
+			}
+		}
+		bcastEv1 := bcastEv
+		bcastEv1.Inflight = 1
+		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1)
+		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second}, nil
+	}
+	return preset{}, fmt.Errorf("unknown preset %q (short, full)", name)
+}
+
+// Run is one loadgen result (its JSON) plus where it ran.
+type Run struct {
+	Case       string   `json:"case"`
+	Lib        string   `json:"lib"`
+	Rep        int      `json:"rep"`
+	Msgs       uint64   `json:"msgs"`
+	Elapsed    float64  `json:"elapsed_s"`
+	Rate       float64  `json:"rate"`
+	ServerCPU  float64  `json:"server_cpu_s"`
+	CPUPerMsg  float64  `json:"cpu_ns_per_msg"`
+	CPUUtil    float64  `json:"server_cpu_util"`
+	Sent       uint64   `json:"sent"`
+	Delivered  uint64   `json:"delivered"`
+	Lost       uint64   `json:"lost"`
+	Duplicated uint64   `json:"duplicated"`
+	Errors     []string `json:"errors,omitempty"`
+	OK         bool     `json:"ok"`
+}
+
+type runner struct {
+	bindir           string
+	warmup, duration time.Duration
+	port             int
+	verbose          bool
+}
+
+func main() {
+	presetName := flag.String("preset", "short", "short or full")
+	reps := flag.Int("reps", 0, "repetitions (0: the preset's)")
+	out := flag.String("out", "results", "output `directory`")
+	only := flag.String("libs", "", "comma-separated libraries to run (default all)")
+	bindir := flag.String("bindir", "", "directory with prebuilt benchserver and loadgen (default: build them)")
+	profile := flag.Bool("profile", true, "profile the wsevents server in the cases it loses")
+	port := flag.Int("port", 19200, "first port of the servers")
+	verbose := flag.Bool("v", false, "print every run")
+	flag.Parse()
+	log.SetFlags(0)
+
+	p, err := presets(*presetName)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *reps > 0 {
+		p.reps = *reps
+	}
+	if *only != "" {
+		keep := strings.Split(*only, ",")
+		for i := range p.cases {
+			p.cases[i].Libs = slices.DeleteFunc(slices.Clone(p.cases[i].Libs), func(l string) bool { return !slices.Contains(keep, l) })
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if *bindir == "" {
+		dir, err := os.MkdirTemp("", "benchrun")
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		if err := build(ctx, dir); err != nil {
+			log.Fatal(err)
+		}
+		*bindir = dir
+	}
+	r := &runner{bindir: *bindir, warmup: p.warmup, duration: p.duration, port: *port, verbose: *verbose}
+	if err := r.checkCores(); err != nil {
+		log.Fatal(err)
+	}
+
+	total := 0
+	for _, c := range p.cases {
+		total += len(c.Libs) * p.reps
+	}
+	log.Printf("benchrun: preset %s, %d cases, %d runs of %v+%v", *presetName, len(p.cases), total, p.warmup, p.duration)
+	start := time.Now()
+	var runs []Run
+	done := 0
+	for rep := 1; rep <= p.reps; rep++ {
+		for _, c := range p.cases {
+			for _, lib := range c.Libs {
+				if ctx.Err() != nil {
+					log.Fatal("interrupted")
+				}
+				run, err := r.run(ctx, c, lib, "")
+				done++
+				if err != nil {
+					log.Printf("[%d/%d] %s %s: %v", done, total, c.ID(), lib, err)
+				}
+				run.Rep = rep
+				runs = append(runs, run)
+				if r.verbose || !run.OK {
+					log.Printf("[%d/%d] rep %d %-14s %-36s %9.0f msg/s %8.2f µs/msg cpu %.2f ok=%v %s", done, total, rep, lib, c.ID(),
+						run.Rate, run.CPUPerMsg/1e3, run.CPUUtil, run.OK, strings.Join(run.Errors, "; "))
+				}
+			}
+		}
+		log.Printf("benchrun: repetition %d/%d done (%v)", rep, p.reps, time.Since(start).Round(time.Second))
+	}
+
+	sum := summarize(p.cases, runs)
+	env := environment()
+	env.Preset, env.Reps, env.Warmup, env.Duration = *presetName, p.reps, p.warmup.String(), p.duration.String()
+	env.Elapsed = time.Since(start).Round(time.Second).String()
+
+	var profiles []profileNote
+	if *profile {
+		profiles = r.profileLosses(ctx, p.cases, sum, *out)
+	}
+	if err := writeJSON(filepath.Join(*out, "results.json"), env, runs); err != nil {
+		log.Fatal(err)
+	}
+	md := renderMarkdown(env, p.cases, sum, profiles)
+	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(md), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	if err := drawChart(filepath.Join(*out, "chart"), env, p.cases, sum); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(md)
+	log.Printf("benchrun: wrote %s/results.md, results.json, chart.png, chart.svg (%v)", *out, time.Since(start).Round(time.Second))
+}
+
+// build compiles benchserver and loadgen into dir. The bench module is
+// built on its own (GOWORK=off): its peers never enter the workspace.
+func build(ctx context.Context, dir string) error {
+	for _, name := range []string{"benchserver", "loadgen"} {
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, name), "./cmd/"+name)
+		cmd.Env = append(os.Environ(), "GOWORK=off")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (r *runner) checkCores() error {
+	if runtime.NumCPU() < 2 {
+		return errors.New("benchrun needs 2 CPUs (server on CPU 0, load generator on CPU 1)")
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return errors.New("benchrun needs taskset (util-linux)")
+	}
+	return nil
+}
+
+// run starts the server, runs loadgen against it and stops the server.
+// cpuprofile, when set, is passed to the server.
+func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, error) {
+	run := Run{Case: c.ID(), Lib: lib}
+	r.port++
+	if r.port > 19800 {
+		r.port = 19201
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	args := []string{"-c", "0", filepath.Join(r.bindir, "benchserver"), "-lib", lib, "-addr", addr}
+	if cpuprofile != "" {
+		args = append(args, "-cpuprofile", cpuprofile)
+	}
+	srv := exec.Command("taskset", args...) // taskset execs: the pid is the server's
+	srv.Env = append(os.Environ(), "GOMAXPROCS=1")
+	var srvErr bytes.Buffer
+	srv.Stderr = &srvErr
+	if err := srv.Start(); err != nil {
+		return run, err
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Wait() }()
+	defer func() {
+		srv.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			srv.Process.Kill()
+			<-stopped
+		}
+	}()
+	if err := waitListening(addr, stopped); err != nil {
+		return run, fmt.Errorf("%v: %s", err, srvErr.String())
+	}
+	limit := r.warmup + r.duration + 60*time.Second
+	lctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	lg := exec.CommandContext(lctx, "taskset", "-c", "1", filepath.Join(r.bindir, "loadgen"),
+		"-addr", addr, "-pid", fmt.Sprint(srv.Process.Pid), "-label", lib,
+		"-scenario", c.Scenario, "-format", formatOf(lib, c.Format),
+		"-conns", fmt.Sprint(c.Conns), "-size", fmt.Sprint(c.Size), "-inflight", fmt.Sprint(max(c.Inflight, 1)),
+		"-warmup", r.warmup.String(), "-duration", r.duration.String())
+	lg.Env = append(os.Environ(), "GOMAXPROCS=1")
+	var stdout, stderr bytes.Buffer
+	lg.Stdout, lg.Stderr = &stdout, &stderr
+	lerr := lg.Run()
+	if err := json.Unmarshal(stdout.Bytes(), &run); err != nil {
+		run.Case, run.Lib = c.ID(), lib
+		run.Errors = append(run.Errors, fmt.Sprintf("loadgen: %v %s", lerr, strings.TrimSpace(stderr.String())))
+		run.OK = false
+		return run, nil
+	}
+	run.Case, run.Lib = c.ID(), lib
+	return run, nil
+}
+
+func waitListening(addr string, stopped <-chan error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-stopped:
+			return fmt.Errorf("benchserver exited: %v", err)
+		default:
+		}
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return errors.New("benchserver did not listen within 10s")
+}
+
+// Stat is the median of a (case, lib) over its repetitions.
+type Stat struct {
+	Rate, CPUPerMsg, CPUUtil float64
+	Runs, Failed             int
+	Lost, Dup                uint64
+	FirstError               string
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// summarize: case ID -> lib -> medians. Runs that failed count in Failed;
+// their measurements still enter the medians (a lossy run measured what it
+// delivered), and the tables mark them.
+func summarize(cases []Case, runs []Run) map[string]map[string]*Stat {
+	type acc struct{ rate, cpu, util []float64 }
+	accs := map[string]map[string]*acc{}
+	out := map[string]map[string]*Stat{}
+	for _, c := range cases {
+		accs[c.ID()] = map[string]*acc{}
+		out[c.ID()] = map[string]*Stat{}
+		for _, l := range c.Libs {
+			accs[c.ID()][l] = &acc{}
+			out[c.ID()][l] = &Stat{}
+		}
+	}
+	for _, r := range runs {
+		a, s := accs[r.Case][r.Lib], out[r.Case][r.Lib]
+		if a == nil {
+			continue
+		}
+		s.Runs++
+		if !r.OK {
+			s.Failed++
+			s.Lost += r.Lost
+			s.Dup += r.Duplicated
+			if s.FirstError == "" && len(r.Errors) > 0 {
+				s.FirstError = r.Errors[0]
+			}
+		}
+		if r.Msgs > 0 {
+			a.rate = append(a.rate, r.Rate)
+			a.cpu = append(a.cpu, r.CPUPerMsg)
+			a.util = append(a.util, r.CPUUtil)
+		}
+	}
+	for id, m := range accs {
+		for l, a := range m {
+			s := out[id][l]
+			s.Rate, s.CPUPerMsg, s.CPUUtil = median(a.rate), median(a.cpu), median(a.util)
+		}
+	}
+	return out
+}
+
+// Env describes the run for the report.
+type Env struct {
+	Date, Machine, CPU, Kernel, GoVersion string
+	Preset                                string
+	Reps                                  int
+	Warmup, Duration, Elapsed             string
+	Load                                  string
+}
+
+func environment() Env {
+	e := Env{Date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.Kernel = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		e.Load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	e.Machine = fmt.Sprintf("%s, %d CPUs, linux %s", e.CPU, runtime.NumCPU(), e.Kernel)
+	return e
+}
+
+func writeJSON(path string, env Env, runs []Run) error {
+	b, err := json.MarshalIndent(struct {
+		Env  Env   `json:"env"`
+		Runs []Run `json:"runs"`
+	}{env, runs}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

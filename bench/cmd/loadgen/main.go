@@ -1,0 +1,421 @@
+// Command loadgen is the one load generator of the peer benchmarks. It
+// speaks raw TCP: a hand-written handshake, then pre-encoded masked frames
+// in the peer's own format (native, wsevents events or neffos events) whose
+// sequence digits are patched in place, so the client side costs the same
+// for every server. It counts every reply and fails the run (exit status 1,
+// "ok": false) on loss, duplication or corruption.
+//
+// Scenarios:
+//
+//	echo       -conns connections, one message in flight on each; every
+//	           reply must be the message sent, byte for byte
+//	broadcast  -conns receivers; the first one also sends triggers, keeping
+//	           -inflight broadcasts outstanding (a broadcast is complete when
+//	           every receiver has it); each receiver must see every sequence
+//	           number once, in order
+//
+// The server's CPU time (utime+stime from /proc/<pid>/stat) is read at the
+// start and the end of the measured window (after -warmup). One JSON object
+// goes to stdout.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsevents/wsevents/bench/internal/wire"
+)
+
+type options struct {
+	addr     string
+	pid      int
+	label    string
+	format   string
+	scenario string
+	conns    int
+	size     int
+	inflight int
+	warmup   time.Duration
+	duration time.Duration
+	timeout  time.Duration
+}
+
+// Result is what one run reports.
+type Result struct {
+	Label      string   `json:"label"`
+	Format     string   `json:"format"`
+	Scenario   string   `json:"scenario"`
+	Conns      int      `json:"conns"`
+	Size       int      `json:"size"`
+	Inflight   int      `json:"inflight,omitempty"`
+	Msgs       uint64   `json:"msgs"`         // delivered in the measured window
+	Elapsed    float64  `json:"elapsed_s"`    // measured window
+	Rate       float64  `json:"rate"`         // delivered messages per second
+	ServerCPU  float64  `json:"server_cpu_s"` // utime+stime in the window
+	CPUPerMsg  float64  `json:"cpu_ns_per_msg"`
+	CPUUtil    float64  `json:"server_cpu_util"` // server CPU / wall time
+	Sent       uint64   `json:"sent"`            // whole run, warm-up included
+	Delivered  uint64   `json:"delivered"`       // whole run
+	Lost       uint64   `json:"lost"`
+	Duplicated uint64   `json:"duplicated"`
+	Errors     []string `json:"errors,omitempty"`
+	OK         bool     `json:"ok"`
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:9100", "server `address`")
+	flag.IntVar(&o.pid, "pid", 0, "server `pid`, for its CPU time (0: not measured)")
+	flag.StringVar(&o.label, "label", "", "label copied into the result")
+	flag.StringVar(&o.format, "format", "native", "message format: native, wsevents, neffos")
+	flag.StringVar(&o.scenario, "scenario", "echo", "echo or broadcast")
+	flag.IntVar(&o.conns, "conns", 100, "connections (echo) or receivers (broadcast)")
+	flag.IntVar(&o.size, "size", 64, "application payload `bytes` (sequence digits included; envelope not)")
+	flag.IntVar(&o.inflight, "inflight", 16, "broadcasts in flight")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before measuring")
+	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured window")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "a reply later than this is lost")
+	flag.Parse()
+
+	f, err := wire.FormatFor(o.format, o.scenario)
+	if err != nil {
+		fatal(err)
+	}
+	r := Result{Label: o.label, Format: o.format, Scenario: o.scenario, Conns: o.conns, Size: o.size}
+	switch o.scenario {
+	case "echo":
+		err = runEcho(o, f, &r)
+	case "broadcast":
+		r.Inflight = o.inflight
+		err = runBroadcast(o, f, &r)
+	default:
+		err = fmt.Errorf("unknown scenario %q", o.scenario)
+	}
+	if err != nil {
+		r.Errors = append(r.Errors, err.Error())
+	}
+	r.OK = len(r.Errors) == 0 && r.Lost == 0 && r.Duplicated == 0
+	json.NewEncoder(os.Stdout).Encode(r)
+	if !r.OK {
+		os.Exit(1)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	os.Exit(2)
+}
+
+var mask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
+
+// dialAll opens n connections, 32 handshakes at a time.
+func dialAll(o options, f wire.Format, n int) ([]*wire.Conn, error) {
+	conns := make([]*wire.Conn, n)
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 32)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := wire.Dial(o.addr, f, mask, 10*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			conns[i] = c
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		closeAll(conns)
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	return conns, nil
+}
+
+func closeAll(conns []*wire.Conn) {
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// errList collects the first errors of a run.
+type errList struct {
+	mu   sync.Mutex
+	list []string
+	n    int
+}
+
+func (e *errList) add(format string, a ...any) {
+	e.mu.Lock()
+	e.n++
+	if len(e.list) < 5 {
+		e.list = append(e.list, fmt.Sprintf(format, a...))
+	}
+	e.mu.Unlock()
+}
+
+func (e *errList) into(r *Result) {
+	e.mu.Lock()
+	r.Errors = append(r.Errors, e.list...)
+	if e.n > len(e.list) {
+		r.Errors = append(r.Errors, fmt.Sprintf("... and %d more", e.n-len(e.list)))
+	}
+	e.mu.Unlock()
+}
+
+// counter is a per-connection counter on its own cache line.
+type counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+func sum(cs []counter) uint64 {
+	var t uint64
+	for i := range cs {
+		t += cs[i].n.Load()
+	}
+	return t
+}
+
+// window measures the server over [warm-up end, warm-up end + duration]
+// with total() as the delivered-message count.
+func window(o options, total func() uint64, r *Result) error {
+	time.Sleep(o.warmup)
+	cpu0, err := serverCPU(o.pid)
+	if err != nil {
+		return err
+	}
+	n0, t0 := total(), time.Now()
+	time.Sleep(o.duration)
+	cpu1, err := serverCPU(o.pid)
+	if err != nil {
+		return err
+	}
+	n1, t1 := total(), time.Now()
+	r.Msgs = n1 - n0
+	r.Elapsed = t1.Sub(t0).Seconds()
+	r.Rate = float64(r.Msgs) / r.Elapsed
+	r.ServerCPU = cpu1 - cpu0
+	r.CPUUtil = r.ServerCPU / r.Elapsed
+	if r.Msgs > 0 {
+		r.CPUPerMsg = r.ServerCPU * 1e9 / float64(r.Msgs)
+	}
+	return nil
+}
+
+func runEcho(o options, f wire.Format, r *Result) error {
+	conns, err := dialAll(o, f, o.conns)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	var (
+		stop       atomic.Bool
+		sent       = make([]counter, len(conns))
+		got        = make([]counter, len(conns))
+		errs       errList
+		lost, dups atomic.Uint64
+		wg         sync.WaitGroup
+	)
+	deadline := time.Now().Add(o.warmup + o.duration + o.timeout)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := wire.NewTemplate(f, o.size, mask)
+			c.NC.SetReadDeadline(deadline)
+			for seq := uint64(1); !stop.Load(); seq++ {
+				t.SetSeq(seq)
+				if err := c.Write(t.Frame); err != nil {
+					errs.add("conn %d: write: %v", i, err)
+					return
+				}
+				sent[i].n.Add(1)
+				_, p, err := c.ReadMessage()
+				if err != nil {
+					lost.Add(1)
+					errs.add("conn %d: message %d: %v", i, seq, err)
+					return
+				}
+				if !bytes.Equal(p, t.Expected) {
+					if n, ok := wire.ParseSeq(p, len(f.ReplyPrefix)); ok && n < seq {
+						dups.Add(1)
+					} else {
+						lost.Add(1)
+					}
+					errs.add("conn %d: message %d: got %.40q, want %.40q", i, seq, p, t.Expected)
+					return
+				}
+				got[i].n.Add(1)
+			}
+			// Nothing more may come: a late extra reply is a duplicate.
+			c.NC.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, p, err := c.ReadMessage(); err == nil {
+				dups.Add(1)
+				errs.add("conn %d: extra message after the last reply: %.40q", i, p)
+			}
+		}()
+	}
+	werr := window(o, func() uint64 { return sum(got) }, r)
+	stop.Store(true)
+	wg.Wait()
+	r.Sent, r.Delivered = sum(sent), sum(got)
+	r.Lost, r.Duplicated = lost.Load(), dups.Load()
+	errs.into(r)
+	return werr
+}
+
+func runBroadcast(o options, f wire.Format, r *Result) error {
+	conns, err := dialAll(o, f, o.conns)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	// Give every server time to file the last connections in its registry.
+	time.Sleep(300 * time.Millisecond)
+	R := int32(len(conns))
+	var (
+		stop      atomic.Bool
+		finished  atomic.Bool
+		got       = make([]counter, len(conns))
+		ring      [64]atomic.Int32
+		credits   = make(chan struct{}, o.inflight)
+		errs      errList
+		dups, bad atomic.Uint64
+		sentN     atomic.Uint64
+		wg        sync.WaitGroup
+	)
+	for range o.inflight {
+		credits <- struct{}{}
+	}
+	plen := len(f.ReplyPrefix)
+	want := wire.NewTemplate(f, o.size, mask).Expected // for length and prefix checks
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := uint64(1)
+			for {
+				_, p, err := c.ReadMessage()
+				if err != nil {
+					if !finished.Load() {
+						errs.add("receiver %d: %v", i, err)
+					}
+					return
+				}
+				seq, ok := wire.ParseSeq(p, plen)
+				if !ok || len(p) != len(want) || !bytes.Equal(p[:plen], want[:plen]) {
+					bad.Add(1)
+					errs.add("receiver %d: unexpected message %.40q", i, p)
+					continue
+				}
+				switch {
+				case seq < next:
+					dups.Add(1)
+					errs.add("receiver %d: message %d again (expected %d)", i, seq, next)
+					continue
+				case seq > next:
+					errs.add("receiver %d: messages %d..%d missing", i, next, seq-1)
+				}
+				next = seq + 1
+				got[i].n.Add(1)
+				if ring[seq&63].Add(1) == R {
+					ring[seq&63].Store(0)
+					credits <- struct{}{}
+				}
+			}
+		}()
+	}
+	// The trigger sender: the first connection.
+	senderDone := make(chan struct{})
+	go func() {
+		defer close(senderDone)
+		t := wire.NewTemplate(f, o.size, mask)
+		timer := time.NewTimer(time.Hour)
+		for seq := uint64(1); !stop.Load(); seq++ {
+			select {
+			case <-credits:
+			default:
+				timer.Reset(o.timeout)
+				select {
+				case <-credits:
+				case <-timer.C:
+					errs.add("broadcast stalled: no broadcast completed within %v", o.timeout)
+					return
+				}
+			}
+			t.SetSeq(seq)
+			if err := conns[0].Write(t.Frame); err != nil {
+				errs.add("trigger %d: %v", seq, err)
+				return
+			}
+			sentN.Store(seq)
+		}
+	}()
+	werr := window(o, func() uint64 { return sum(got) }, r)
+	stop.Store(true)
+	<-senderDone
+	// Wait for the broadcasts in flight to arrive everywhere.
+	expect := sentN.Load() * uint64(R)
+	limit := time.Now().Add(o.timeout)
+	for sum(got) < expect && time.Now().Before(limit) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // late duplicates show up here
+	finished.Store(true)
+	r.Sent = expect
+	r.Delivered = sum(got)
+	if r.Delivered < expect {
+		r.Lost = expect - r.Delivered
+	}
+	r.Duplicated = dups.Load() + bad.Load()
+	closeAll(conns)
+	wg.Wait()
+	errs.into(r)
+	return werr
+}
+
+// serverCPU is the utime+stime of pid, in seconds.
+func serverCPU(pid int) (float64, error) {
+	if pid == 0 {
+		return 0, nil
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, errors.New("bad /proc stat")
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// After the command: state is field 3 of stat(5), utime 14, stime 15.
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, err1 := strconv.ParseUint(fields[11], 10, 64)
+	st, err2 := strconv.ParseUint(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("bad /proc stat times")
+	}
+	return float64(ut+st) / clkTck, nil
+}
+
+// clkTck is USER_HZ, 100 on Linux/amd64 and arm64.
+const clkTck = 100
