@@ -44,7 +44,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Timeout: s.cfg.HandshakeTimeout,
 		// Headers that middleware set before the upgrade (cookies, CORS)
 		// go out with the 101 response.
-		Header:   w.Header(),
+		Header:   upgradeHeader(w.Header()),
 		Protocol: func(p string) bool { return p == proto },
 	}
 	if s.cfg.EnableCompression {
@@ -53,7 +53,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				return httphead.Option{}, nil
 			}
 			var offer wsflate.Parameters
-			if string(opt.Name) != wsflate.ExtensionName || offer.Parse(opt) != nil {
+			if string(opt.Name) != wsflate.ExtensionName || !offerWellFormed(opt) || offer.Parse(opt) != nil {
 				return httphead.Option{}, nil // RFC 7692 section 5: decline, do not fail
 			}
 			if offer.ServerMaxWindowBits.Defined() && offer.ServerMaxWindowBits != 15 {
@@ -62,6 +62,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ext = wsflate.Parameters{
 				ServerNoContextTakeover: true,
 				ClientNoContextTakeover: offer.ClientNoContextTakeover,
+				// RFC 7692 7.1.2.1: accepting the parameter means
+				// answering it (15 is the only window offered).
+				ServerMaxWindowBits: offer.ServerMaxWindowBits,
 			}
 			accepted = true
 			return ext.Option(), nil
@@ -259,4 +262,57 @@ func (s *Server) selectSubprotocol(r *http.Request) string {
 func wsCloseFrame(code StatusCode, reason string) []byte {
 	p := closePayload(code, reason)
 	return append([]byte{finBit | opClose, byte(len(p))}, p...)
+}
+
+// offerWellFormed reports whether a permessage-deflate offer has no
+// parameter twice and no window size written with a leading zero: RFC 7692
+// section 7.1 makes the server decline such offers, and wsflate's parser
+// lets both through.
+func offerWellFormed(opt httphead.Option) bool {
+	var seen [4]bool
+	ok := true
+	opt.Parameters.ForEach(func(k, v []byte) bool {
+		i := -1
+		switch string(k) {
+		case "server_no_context_takeover":
+			i = 0
+		case "client_no_context_takeover":
+			i = 1
+		case "server_max_window_bits":
+			i = 2
+		case "client_max_window_bits":
+			i = 3
+		}
+		if i >= 0 {
+			if seen[i] {
+				ok = false
+				return false
+			}
+			seen[i] = true
+		}
+		if i >= 2 && len(v) > 0 && v[0] == '0' {
+			ok = false
+			return false
+		}
+		return true
+	})
+	return ok
+}
+
+// upgradeHeader is what of the response headers set before the upgrade goes
+// out with the 101: everything but the headers that describe a response
+// body, which a 101 has none of (a gzip middleware's Content-Encoding would
+// make clients expect compressed frames).
+func upgradeHeader(h http.Header) http.Header {
+	body := [...]string{"Content-Encoding", "Content-Length", "Transfer-Encoding", "Content-Type"}
+	for _, k := range body {
+		if _, ok := h[k]; ok {
+			h = h.Clone()
+			for _, k := range body {
+				delete(h, k)
+			}
+			break
+		}
+	}
+	return h
 }

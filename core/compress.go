@@ -11,6 +11,19 @@ import (
 // 7.2.1): the sender strips it, the receiver appends it.
 var deflateTail = []byte{0x00, 0x00, 0xff, 0xff}
 
+// inflateTail is what the receiver appends: the stripped tail, then an
+// empty final stored block, so that a complete message inflates to io.EOF
+// and a message cut inside a block is an error instead of a shorter
+// message.
+var inflateTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// compressedLimit is the most wire bytes accepted for a compressed message
+// that may inflate to at most limit bytes: deflate can expand incompressible
+// data (stored blocks add 5 bytes per 64 KiB, fixed Huffman codes up to one
+// bit in eight), so the wire check leaves that much room and the inflate
+// limit decides.
+func compressedLimit(limit int64) int64 { return limit + limit/8 + 1024 }
+
 // Compressors and decompressors are large (hundreds of KiB): pooled per
 // process, held only while a message is being (de)compressed.
 var (
@@ -51,7 +64,12 @@ const maxWindow = 1 << 15
 // inflate decompresses p, failing with 1009 past limit bytes and with 1002
 // on corrupt data.
 func (in *inflater) inflate(p []byte, limit int64) ([]byte, error) {
-	in.src.reset(p, deflateTail)
+	if len(p) == 0 {
+		// No deflate data at all: an empty message (the tail alone is
+		// not a block, so it is not run through flate).
+		return []byte{}, nil
+	}
+	in.src.reset(p, inflateTail)
 	fr, _ := flateReaders.Get().(io.ReadCloser)
 	if fr == nil {
 		fr = flate.NewReader(&in.src)
@@ -73,14 +91,11 @@ func (in *inflater) inflate(p []byte, limit int64) ([]byte, error) {
 		if int64(len(out)) > limit {
 			return nil, fail(StatusMessageTooBig, "message larger than the limit after decompression")
 		}
-		if err == io.EOF || (err == io.ErrUnexpectedEOF && in.src.done()) {
+		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return nil, fail(StatusProtocolError, "invalid compressed data")
-		}
-		if n == 0 && in.src.done() {
-			break
 		}
 	}
 	if in.takeover {

@@ -70,12 +70,21 @@ func TestMiddlewareHeadersReachResponse(t *testing.T) {
 	s := New(Config{})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Session", "abc")
+		// What a gzip middleware sets before the handler runs: a 101
+		// has no body, so none of it may go out.
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "text/plain")
 		s.ServeHTTP(w, r)
 	}))
 	defer ts.Close()
 	_, resp := rawHandshake(t, "ws"+strings.TrimPrefix(ts.URL, "http"), nil)
 	if resp.Header.Get("X-Session") != "abc" {
 		t.Fatalf("header lost: %v", resp.Header)
+	}
+	for _, k := range []string{"Content-Encoding", "Content-Type"} {
+		if v := resp.Header.Get(k); v != "" {
+			t.Fatalf("101 carries body header %s: %q", k, v)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()

@@ -138,12 +138,19 @@ func (c *Conn) readLoop() error {
 		}
 
 		msgLen += length
-		if msgLen > maxSize {
+		if msgLen > maxSize && (!msgComp || msgLen > compressedLimit(maxSize)) {
 			return fail(StatusMessageTooBig, "message larger than the limit")
 		}
 		var data []byte
 		if fin && msgBuf == nil && length <= int64(len(rd.buf)) {
 			// Whole message in one frame that fits the buffer: no copy.
+			if msgOp == opText && !msgComp && rd.buffered() < int(length) {
+				// Fail fast: check the text as it arrives, not only
+				// once the whole frame is here.
+				if err := c.checkArriving(mask, int(length), &utf); err != nil {
+					return err
+				}
+			}
 			if err := rd.ensure(int(length)); err != nil {
 				return err
 			}
@@ -242,7 +249,9 @@ func (c *Conn) control(op byte, payload []byte) error {
 		if code != StatusNoStatus {
 			echo = closePayload(code, "")
 		}
-		c.queueClose(echo, true)
+		// What was already queued goes out before the answer (RFC 6455
+		// 5.5.1 lets the close wait for the message under way).
+		c.queueClose(echo, false)
 		c.cancel()
 	} else if c.closeSent.Load() {
 		// The answer to our close: the exchange is done.
@@ -427,4 +436,28 @@ func (c *Conn) safeHook(fn func()) {
 		}
 	}()
 	fn()
+}
+
+// checkArriving validates a text frame's first n payload bytes as UTF-8
+// while they arrive, unmasking copies so that the buffer is left as it was.
+func (c *Conn) checkArriving(mask [4]byte, n int, utf *utf8Stream) error {
+	rd := &c.rd
+	var tmp [512]byte
+	for done := 0; ; {
+		avail := min(rd.buffered(), n)
+		for done < avail {
+			k := copy(tmp[:], rd.buf[rd.r+done:rd.r+avail])
+			ws.Cipher(tmp[:k], mask, done)
+			if !utf.write(tmp[:k]) {
+				return fail(StatusInvalidPayload, "invalid UTF-8 in a text message")
+			}
+			done += k
+		}
+		if done == n {
+			return nil
+		}
+		if err := rd.ensure(done + 1); err != nil {
+			return err
+		}
+	}
 }
