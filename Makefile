@@ -9,7 +9,8 @@ GOFLAGS_TEST ?= -race -count=1
 ## client, and the JS client against the Go server and in Chromium
 test: lint test-go test-js test-integration
 
-test-go:
+# Node's ws (from the JS client's lockfile) is a client in core's interop tests.
+test-go: jsclient/node_modules/.package-lock.json
 	@set -e; for m in $(GO_MODULES); do \
 		echo "== go test $$m"; \
 		(cd $$m && go test $(GOFLAGS_TEST) ./...); \
