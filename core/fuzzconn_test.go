@@ -57,8 +57,24 @@ func FuzzFrameStream(f *testing.F) {
 		}()
 		cliEnd.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		cliEnd.Write(stream)
-		// Then answer like a client that has nothing more to say.
-		cliEnd.Write(maskedFrame(0x88, []byte{0x03, 0xe8}, 2))
+		// Then close like a client that has nothing more to say. The stream
+		// may end inside a frame that swallows the close (a ping whose
+		// payload it becomes): the close is sent again until the server
+		// answers. A frame left incomplete ends by ReadTimeout instead.
+		stop := make(chan struct{})
+		wrote := make(chan struct{})
+		go func() {
+			defer close(wrote)
+			for range 4 {
+				cliEnd.SetWriteDeadline(time.Now().Add(2 * time.Second))
+				cliEnd.Write(maskedFrame(0x88, []byte{0x03, 0xe8}, 2))
+				select {
+				case <-stop:
+					return
+				case <-time.After(1500 * time.Millisecond):
+				}
+			}
+		}()
 
 		var code StatusCode
 		select {
@@ -66,6 +82,8 @@ func FuzzFrameStream(f *testing.F) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("no end after %q", stream)
 		}
+		close(stop)
+		<-wrote
 		cliEnd.Close()
 		select {
 		case <-done:
