@@ -154,7 +154,9 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		timeout: s.cfg.ReadTimeout,
 		waitRaw: rawWaiterFor(netConn),
 		pending: pending,
+		state:   &c.state,
 	}
+	c.rd.parkAfter = parkDelay(c)
 	return c
 }
 

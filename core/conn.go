@@ -97,9 +97,10 @@ type Conn struct {
 	heard   atomic.Bool
 	pinging bool // touched only by the timer callback
 
-	rd       reader      // read goroutine only
-	bucket   tokenBucket // read goroutine only
-	curEvent string      // event being handled, for panic reports; read goroutine only
+	parkState             // poller_linux.go
+	rd        reader      // read goroutine only
+	bucket    tokenBucket // read goroutine only
+	curEvent  string      // event being handled, for panic reports; read goroutine only
 }
 
 // ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
@@ -335,6 +336,7 @@ func (c *Conn) closeAsync(code StatusCode, reason string, discard bool) bool {
 	c.queueClose(closePayload(code, reason), discard)
 	c.netConn.SetReadDeadline(time.Now().Add(closeWait + c.srv.cfg.WriteTimeout))
 	c.cancel()
+	c.unpark() // a parked connection needs its goroutine to wait for the answer
 	return true
 }
 

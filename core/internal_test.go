@@ -2,6 +2,7 @@ package wsevents
 
 import (
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -12,6 +13,12 @@ func TestMain(m *testing.M) {
 	if code == 0 {
 		if err := waitGoroutines(); err != nil {
 			os.Stderr.WriteString("leak check: " + err.Error() + "\n")
+			code = 1
+		}
+		// A parked connection has no goroutine to leak: its park slot
+		// is what would stay behind.
+		if n := parkedConns(); n != 0 {
+			os.Stderr.WriteString("leak check: " + strconv.Itoa(n) + " connections still hold a park slot\n")
 			code = 1
 		}
 	}

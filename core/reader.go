@@ -1,9 +1,12 @@
 package wsevents
 
 import (
+	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,9 +27,16 @@ type reader struct {
 	inMsg    bool
 	deadline bool
 	waitRaw  rawWaiter // nil where the platform has no readiness wait
-	readFn   func(fd uintptr) bool
-	rawN     int
-	rawErr   error
+
+	// parking (poller_linux.go): an idle wait longer than parkAfter ends
+	// the read goroutine with errPark
+	parkAfter time.Duration
+	parkOK    bool          // set by the read loop while it waits between messages
+	idleArmed bool          // the idle deadline is set
+	state     *atomic.Int32 // the connection's; no idle deadline once it closes
+	readFn    func(fd uintptr) bool
+	rawN      int
+	rawErr    error
 }
 
 func (rd *reader) buffered() int { return rd.w - rd.r }
@@ -52,12 +62,25 @@ func (rd *reader) fill() error {
 	// here, is waiting mid-message: ReadTimeout applies.
 	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 {
 		rd.deadline = true
+		rd.idleArmed = false // replaced
 		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
 	}
 	if rd.buf == nil {
 		if len(rd.pending) == 0 && rd.waitRaw != nil {
+			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.state.Load() == stateOpen {
+				rd.idleArmed = true
+				rd.conn.SetReadDeadline(time.Now().Add(rd.parkAfter))
+			}
 			// Wait for readability holding no buffer; take one only to read.
-			return rd.waitRaw(rd)
+			for {
+				err := rd.waitRaw(rd)
+				if !rd.idleDeadline(err) {
+					return err
+				}
+				if rd.parkOK {
+					return errPark
+				}
+			}
 		}
 		rd.acquire()
 	}
@@ -83,11 +106,26 @@ func (rd *reader) fill() error {
 		if n > 0 {
 			return nil
 		}
-		if err != nil {
+		if err != nil && !rd.idleDeadline(err) {
 			return err
 		}
 	}
 	return io.ErrNoProgress
+}
+
+// errPark ends the read loop of a connection that has been idle for
+// parkAfter: serve parks it (poller_linux.go).
+var errPark = errors.New("park")
+
+// idleDeadline reports whether err is the idle deadline firing (and not
+// the message or close deadline that replaced it), and clears it.
+func (rd *reader) idleDeadline(err error) bool {
+	if !rd.idleArmed || !errors.Is(err, os.ErrDeadlineExceeded) || rd.state.Load() != stateOpen {
+		return false
+	}
+	rd.idleArmed = false
+	rd.conn.SetReadDeadline(time.Time{})
+	return true
 }
 
 // ensure makes n contiguous bytes available (n <= len(buffer)).

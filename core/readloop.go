@@ -41,9 +41,12 @@ func (c *Conn) readLoop() error {
 	maxSize := c.srv.cfg.MaxMessageSize
 	for {
 		rd.inMsg = msgOp != 0
+		rd.parkOK = msgOp == 0
 		if err := rd.ensure(2); err != nil {
+			rd.parkOK = false
 			return err
 		}
+		rd.parkOK = false
 		c.heard.Store(true)
 		rd.inMsg = true
 		b0, b1 := rd.buf[rd.r], rd.buf[rd.r+1]
@@ -273,6 +276,17 @@ func validCloseCode(code StatusCode) bool {
 // serve runs a registered connection to its end.
 func (c *Conn) serve() {
 	err := c.readLoop()
+	for err == errPark {
+		// Idle: park without a goroutine until the socket is readable
+		// (poller_linux.go). A closing connection keeps reading.
+		if c.state.Load() == stateOpen && c.park() {
+			return
+		}
+		if c.state.Load() == stateOpen {
+			c.rd.parkAfter = 0 // parking failed: do not try again
+		}
+		err = c.readLoop()
+	}
 	var f *failure
 	switch {
 	case errors.As(err, &f):
@@ -366,6 +380,7 @@ func (c *Conn) drain() {
 // finish releases everything the connection holds and runs OnDisconnect.
 func (c *Conn) finish() {
 	c.state.Store(stateClosed)
+	c.unparkRelease()
 	c.waitCloseWritten()
 	c.netConn.Close()
 	c.rd.r, c.rd.w, c.rd.pending = 0, 0, nil

@@ -187,6 +187,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.RLock()
 	for _, c := range s.conns {
 		c.netConn.Close()
+		c.unpark()
 	}
 	s.mu.RUnlock()
 	<-done

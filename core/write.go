@@ -306,6 +306,7 @@ func (c *Conn) flush() {
 			c.wmu.Unlock()
 			if err != nil {
 				c.netConn.Close()
+				c.unpark()
 			}
 			c.closeFinished()
 			c.closeWritten()
@@ -372,4 +373,5 @@ func (c *Conn) writeFailed(err error) {
 	c.closeFinished()
 	c.setCloseErr(&CloseError{Code: StatusAbnormal, Reason: "write failed: " + err.Error()})
 	c.netConn.Close()
+	c.unpark() // its goroutine sees the closed socket and finishes
 }

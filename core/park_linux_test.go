@@ -1,0 +1,151 @@
+package wsevents
+
+import (
+	"context"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Every core test runs with parking after 20 ms idle, so that the parked
+// path is the common one here; `WSEVENTS_EPOLL=0 go test` runs them all
+// again on the goroutine-per-connection path.
+func init() { idleParkAfter = 20 * time.Millisecond }
+
+func needParking(t *testing.T) {
+	if !parkingEnabled {
+		t.Skip("WSEVENTS_EPOLL=0: parking is off")
+	}
+}
+
+// parkedNow counts s's connections parked at this moment.
+func parkedNow(s *Server) int {
+	n := 0
+	s.mu.RLock()
+	for _, c := range s.conns {
+		if c.parked.Load() {
+			n++
+		}
+	}
+	s.mu.RUnlock()
+	return n
+}
+
+func TestIdleConnectionsParkAndWake(t *testing.T) {
+	needParking(t)
+	const n = 50
+	s := New(Config{PingPeriod: -1})
+	var left atomic.Int32
+	s.OnConnection(func(c Connection) {
+		c.On("echo", func(m string) { c.Emit("echo", m) })
+		c.OnDisconnect(func() { left.Add(1) })
+	})
+	url := testServer(t, s)
+	before := runtime.NumGoroutine()
+	clients := make([]*client, n)
+	for i := range clients {
+		clients[i] = dialEvents(t, url)
+		clients[i].send("et:echo\nhello")
+		clients[i].expect("et:echo\nhello")
+	}
+	waitFor(t, "every connection parked", func() bool { return parkedNow(s) == n })
+	// No goroutine per parked connection (allow a few for the poller and
+	// the runtime's own).
+	if g := runtime.NumGoroutine(); g > before+5 {
+		t.Fatalf("%d goroutines with %d parked connections (%d before them)", g, n, before)
+	}
+
+	// Parked connections wake for input, and take emits while parked.
+	for _, c := range clients {
+		c.send("et:echo\nagain")
+		c.expect("et:echo\nagain")
+	}
+	waitFor(t, "parked again", func() bool { return parkedNow(s) == n })
+	if err := s.To(All).Emit("news", "to the parked"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		c.expect("et:news\nto the parked")
+	}
+
+	// A peer that goes away while parked: the connection finishes.
+	waitFor(t, "parked again", func() bool { return parkedNow(s) == n })
+	clients[0].conn.Close()
+	waitFor(t, "OnDisconnect of the vanished peer", func() bool { return left.Load() == 1 })
+
+	// Shutdown reaches parked connections: 1001 to each, then done.
+	waitFor(t, "parked again", func() bool { return parkedNow(s) == n-1 })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- s.Shutdown(ctx)
+	}()
+	for _, c := range clients[1:] {
+		if code := c.closeCode(); code != StatusGoingAway {
+			t.Fatalf("close code %d, want 1001", code)
+		}
+		ws.WriteFrame(c.conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusGoingAway, ""))))
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if left.Load() != n {
+		t.Fatalf("OnDisconnect ran %d times, want %d", left.Load(), n)
+	}
+	waitFor(t, "park slots released", func() bool { return parkedConns() == 0 })
+}
+
+func TestParkedConnectionKeepalive(t *testing.T) {
+	needParking(t)
+	s := New(Config{PingPeriod: 100 * time.Millisecond, PongTimeout: 50 * time.Millisecond, WriteTimeout: 200 * time.Millisecond})
+	gone := make(chan struct{})
+	s.OnConnection(func(c Connection) { c.OnDisconnect(func() { close(gone) }) })
+	url := testServer(t, s)
+
+	// A client that answers pings stays, parked between them.
+	alive := dialEvents(t, url)
+	stop := make(chan struct{})
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			alive.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			h, err := ws.ReadHeader(alive.conn)
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue
+				}
+				return
+			}
+			p := make([]byte, h.Length)
+			ioReadFull(alive.conn, p)
+			if h.OpCode == ws.OpPing {
+				ws.WriteFrame(alive.conn, ws.MaskFrame(ws.NewPongFrame(p)))
+			}
+		}
+	}()
+	waitFor(t, "the answering client parked", func() bool { return parkedNow(s) == 1 })
+	time.Sleep(400 * time.Millisecond) // several ping periods; not a timing assertion
+	if s.Len() != 1 {
+		t.Fatal("a client that answers pings was closed")
+	}
+	close(stop)
+	<-answered
+
+	// It stops answering: closed after the pong timeout although parked.
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a parked client that stopped answering pings was not closed")
+	}
+}

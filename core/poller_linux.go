@@ -1,0 +1,229 @@
+package wsevents
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Idle connections on Linux hold no goroutine. A connection whose read loop
+// has waited idleParkAfter without a byte (and holds no part of a message)
+// parks: its socket goes into one process-wide epoll set (one-shot) and its
+// goroutine ends. When the socket turns readable the poller starts a new
+// read goroutine, which reads until the connection is idle again. Anything
+// that must wake a parked connection from outside (its close, a failed
+// write) calls unpark. The poller's own goroutine lives only while some
+// connection has been parked and not yet finished.
+//
+// WSEVENTS_EPOLL=0 in the environment turns parking off (every connection
+// keeps its goroutine, as on other platforms): a diagnostics switch, and the
+// second pass of the core tests.
+
+var idleParkAfter = time.Second // shortened by the tests
+
+var parkingEnabled = os.Getenv("WSEVENTS_EPOLL") != "0"
+
+type parkSlot struct {
+	c   *Conn
+	gen int32
+}
+
+type epoller struct {
+	mu      sync.Mutex
+	epfd    int // -1 until first use
+	wakefd  int // eventfd that stops the loop when nothing is parked
+	err     error
+	slots   []parkSlot
+	free    []int32
+	active  int
+	running bool
+	broken  atomic.Bool // epoll_wait failed: nothing parks any more
+}
+
+var poller = epoller{epfd: -1}
+
+// parkState is a connection's part of parking: its slot (index+1, 0 for
+// none) and whether it is parked.
+type parkState struct {
+	pslot       int32
+	pgen        int32
+	pfd         int
+	pregistered bool
+	parked      atomic.Bool
+}
+
+func (p *epoller) init() error {
+	if p.epfd >= 0 || p.err != nil {
+		return p.err
+	}
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		p.err = err
+		return err
+	}
+	r, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+	if errno != 0 {
+		syscall.Close(epfd)
+		p.err = errno
+		return errno
+	}
+	wake := int(r)
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: -1}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		syscall.Close(epfd)
+		syscall.Close(wake)
+		p.err = err
+		return err
+	}
+	p.epfd, p.wakefd = epfd, wake
+	return nil
+}
+
+// park registers c's socket for one readiness event and marks c parked. It
+// reports false when c could not be parked (it then keeps its goroutine).
+func (c *Conn) park() bool {
+	if parkDelay(c) == 0 || poller.broken.Load() {
+		return false
+	}
+	p := &poller
+	if c.pslot == 0 {
+		if c.rawW.Control(func(fd uintptr) { c.pfd = int(fd) }) != nil {
+			return false
+		}
+		p.mu.Lock()
+		if p.init() != nil {
+			p.mu.Unlock()
+			return false
+		}
+		var i int32
+		if n := len(p.free); n > 0 {
+			i = p.free[n-1]
+			p.free = p.free[:n-1]
+		} else {
+			i = int32(len(p.slots))
+			p.slots = append(p.slots, parkSlot{})
+		}
+		p.slots[i].c = c
+		c.pslot, c.pgen = i+1, p.slots[i].gen
+		p.active++
+		if !p.running {
+			p.running = true
+			go p.loop()
+		}
+		p.mu.Unlock()
+	}
+	ev := syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
+		Fd:     c.pslot - 1,
+		Pad:    c.pgen,
+	}
+	op := syscall.EPOLL_CTL_MOD
+	if !c.pregistered {
+		op = syscall.EPOLL_CTL_ADD
+		c.pregistered = true // before the event can start another goroutine
+	}
+	c.parked.Store(true)
+	err := syscall.EpollCtl(p.epfd, op, c.pfd, &ev)
+	if err == syscall.ENOENT {
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.pfd, &ev)
+	}
+	if err != nil {
+		// Still ours if nobody resumed it meanwhile: go on reading.
+		return !c.parked.CompareAndSwap(true, false)
+	}
+	return true
+}
+
+// parkDelay is how long an idle connection keeps its goroutine before it
+// parks; 0 for connections that never park.
+func parkDelay(c *Conn) time.Duration {
+	if !parkingEnabled || c.rawW == nil || c.client {
+		return 0
+	}
+	return idleParkAfter
+}
+
+// unpark gives a parked connection its goroutine back, so that it sees its
+// socket closed or its close deadline.
+func (c *Conn) unpark() {
+	if c.parked.CompareAndSwap(true, false) {
+		go c.serve()
+	}
+}
+
+// unparkRelease frees c's slot when it finishes (on its read goroutine).
+func (c *Conn) unparkRelease() {
+	if c.pslot == 0 {
+		return
+	}
+	p := &poller
+	p.mu.Lock()
+	i := c.pslot - 1
+	p.slots[i] = parkSlot{gen: p.slots[i].gen + 1}
+	p.free = append(p.free, i)
+	p.active--
+	if p.active == 0 && p.running {
+		var one = [8]byte{1}
+		syscall.Write(p.wakefd, one[:])
+	}
+	p.mu.Unlock()
+	c.pslot = 0
+}
+
+func (p *epoller) loop() {
+	var events [128]syscall.EpollEvent
+	var drain [8]byte
+	for {
+		n, err := syscall.EpollWait(p.epfd, events[:], -1)
+		if err != nil && err != syscall.EINTR {
+			// Give every parked connection its goroutine back and park
+			// no more.
+			p.broken.Store(true)
+			p.mu.Lock()
+			var all []*Conn
+			for _, s := range p.slots {
+				if s.c != nil {
+					all = append(all, s.c)
+				}
+			}
+			p.running = false
+			p.mu.Unlock()
+			for _, c := range all {
+				c.unpark()
+			}
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			if ev.Fd < 0 {
+				syscall.Read(p.wakefd, drain[:])
+				continue
+			}
+			p.mu.Lock()
+			var c *Conn
+			if s := p.slots[ev.Fd]; s.gen == ev.Pad {
+				c = s.c
+			}
+			p.mu.Unlock()
+			if c != nil {
+				c.unpark()
+			}
+		}
+		p.mu.Lock()
+		if p.active == 0 {
+			p.running = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+	}
+}
+
+// parkedConns counts the connections holding a park slot (parked now, or
+// parked before and not finished).
+func parkedConns() int {
+	poller.mu.Lock()
+	defer poller.mu.Unlock()
+	return poller.active
+}
