@@ -23,8 +23,12 @@
 // # Engine
 //
 // Each connection has one read goroutine, which holds no read buffer while
-// the connection is idle on Unix. Handlers of a connection run on it, in
-// order. Emits never block: a message is encoded once, however many
+// the connection is idle on Unix. On Linux a connection idle for a second
+// gives up that goroutine too: its socket waits in a process-wide epoll set
+// and the next byte, its close or a failed write starts a new one
+// (WSEVENTS_EPOLL=0 in the environment turns this off). Handlers of a
+// connection run on its read goroutine, in order; a handler that blocks
+// holds up only its own connection. Emits never block: a message is encoded once, however many
 // connections it goes to, and queued on each; a few shared writer
 // goroutines write every ready queue in one vectored non-blocking write, and
 // only a socket that is backed up gets a writer of its own. A full queue
