@@ -172,7 +172,7 @@ func (c *Conn) send(o *outgoing) error {
 	if f == nil {
 		return ErrNativeConnection
 	}
-	err := c.enqueue(f)
+	err := c.enqueueFlush(f, !o.fanning)
 	if err == ErrQueueFull && c.srv.cfg.OnSlowConsumer != nil {
 		if o.fanning {
 			o.slow = append(o.slow, c)
@@ -186,7 +186,14 @@ func (c *Conn) send(o *outgoing) error {
 // enqueue adds f to c's outbound queue, applying the slow-consumer policy
 // when the queue is full, and schedules the connection for writing. It
 // never blocks on the network.
-func (c *Conn) enqueue(f *frame) error {
+func (c *Conn) enqueue(f *frame) error { return c.enqueueFlush(f, false) }
+
+// enqueueFlush is enqueue; with inline set, a connection nobody is writing
+// for is written by the caller itself, in one non-blocking write (a socket
+// that is backed up still gets a writer of its own). Emits to one
+// connection use it: no hand-off to a writer goroutine per message.
+// Fan-outs do not: their writes spread over the shared writers.
+func (c *Conn) enqueueFlush(f *frame, inline bool) error {
 	n := len(f.bytes())
 	c.wmu.Lock()
 	if c.wclosed {
@@ -209,7 +216,11 @@ func (c *Conn) enqueue(f *frame) error {
 	c.flushing = true
 	c.wmu.Unlock()
 	if start {
-		c.srv.schedule(c)
+		if inline && c.rawW != nil {
+			c.flushNonBlocking()
+		} else {
+			c.srv.schedule(c)
+		}
 	}
 	return nil
 }
