@@ -15,9 +15,12 @@ import (
 	"github.com/gobwas/ws/wsflate"
 )
 
-// ServeHTTP upgrades the request to a WebSocket connection and serves it
-// until it ends: the request's goroutine becomes the connection's read
-// goroutine. A request that is not a valid WebSocket handshake, comes from
+// ServeHTTP upgrades the request to a WebSocket connection and serves it:
+// the request's goroutine becomes the connection's read goroutine, and
+// ServeHTTP returns when the connection ends or, on Linux, when it has been
+// idle for a second and parks (see the package doc): work to do when a
+// connection ends belongs in OnDisconnect, not after ServeHTTP returns. A
+// request that is not a valid WebSocket handshake, comes from
 // a refused origin or arrives during Shutdown gets an HTTP error through
 // Config.Error and no upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

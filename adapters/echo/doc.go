@@ -8,8 +8,9 @@
 //
 // Echo pools its echo.Context: once the handler returns, the same value
 // serves another request, and its route parameter values are overwritten
-// in place. Handler runs the connection on Echo's handler goroutine, so
-// that happens only after the connection ends, but a Connection outlives
+// in place. Handler runs the connection on Echo's handler goroutine, which
+// returns when the connection ends or parks idle (on Linux, after a second
+// without input; see wsevents' package doc), and a Connection outlives
 // its connection (handlers keep it, goroutines read it after OnDisconnect)
 // and an echo.Context is not safe for concurrent use anyway. So no
 // echo.Context is ever handed to wsevents handlers. Instead, before the
@@ -37,7 +38,8 @@
 //   - A middleware that returns an error (echo.ErrUnauthorized) or writes
 //     a response instead of calling next prevents the upgrade: the client
 //     gets that response.
-//   - Middleware code after next(c) runs once the connection has ended;
+//   - Middleware code after next(c) runs once the connection has ended
+//     or parked idle (use OnDisconnect for end-of-connection work);
 //     what it writes then is refused by net/http (http.ErrHijacked), it
 //     cannot reach the WebSocket stream.
 //   - middleware.Gzip works: its writer can hijack, and it adds only a

@@ -8,7 +8,8 @@
 //
 // Gin pools its *gin.Context: once the route's handlers return, the same
 // value serves another request. Handler runs the connection on Gin's
-// handler goroutine, so that happens only after the connection ends, but
+// handler goroutine, which returns when the connection ends or parks idle
+// (on Linux, after a second without input; see wsevents' package doc), and
 // a Connection outlives its connection (handlers keep it, goroutines read
 // it after OnDisconnect) and a *gin.Context is not safe for concurrent use
 // anyway. So no *gin.Context is ever handed to wsevents handlers. Instead,
@@ -32,7 +33,8 @@
 //
 //   - A middleware that aborts (c.AbortWithStatus(401)) stops the chain
 //     before Handler: no upgrade, and the client gets that response.
-//   - Middleware code after c.Next() runs once the connection has ended;
+//   - Middleware code after c.Next() runs once the connection has ended
+//     or parked idle (use OnDisconnect for end-of-connection work);
 //     what it writes then is refused by net/http (http.ErrHijacked), it
 //     cannot reach the WebSocket stream. Handler aborts the rest of the
 //     chain after the connection.
@@ -45,6 +47,12 @@
 //     connection: the writer needs a Hijack or an Unwrap method. Timeout
 //     middleware that runs the handler on another goroutine behind a
 //     buffering writer breaks every upgrade; keep WebSocket routes out of it.
+//   - gin-contrib/gzip compresses a request whose Connection header is
+//     written in lower case ("connection: upgrade", as some clients send)
+//     and sets Content-Encoding before Handler runs; core leaves that header
+//     off the 101, and the one line the middleware logs when it writes its
+//     gzip footer to the hijacked connection is harmless. Keep WebSocket
+//     routes out of gzip middleware to avoid it.
 //
 // See the package examples for a complete chat server.
 package wsgin

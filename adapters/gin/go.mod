@@ -7,8 +7,10 @@ require (
 	github.com/wsevents/wsevents/core v0.0.0
 )
 
-// Test only: the conformance kit, its client, the baseline adapter, goleak.
+// Test only: the conformance kit, its client, the baseline adapter, goleak,
+// and gin-contrib/gzip (the gzip middleware Gin users put in front of routes).
 require (
+	github.com/gin-contrib/gzip v1.2.5
 	github.com/gorilla/websocket v1.5.3
 	github.com/wsevents/wsevents/adapters/nethttp v0.0.0
 	github.com/wsevents/wsevents/core/wseventstest v0.0.0

@@ -1,11 +1,13 @@
 package wsgin_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-contrib/gzip"
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/websocket"
 	wsgin "github.com/wsevents/wsevents/adapters/gin"
@@ -304,4 +307,106 @@ func TestNilServerPanics(t *testing.T) {
 		}
 	}()
 	wsgin.Handler(nil)
+}
+
+// bodyHeaders are the response headers that describe a message body, which
+// a 101 has none of: RFC 9110 section 8.6 and RFC 9112 section 6.1 forbid
+// Content-Length and Transfer-Encoding in a 1xx response, and a
+// Content-Encoding there claims an encoding for bytes that are WebSocket
+// frames. Core drops them (and Content-Type) from what middleware set.
+var bodyHeaders = []string{"Content-Encoding", "Content-Length", "Transfer-Encoding", "Content-Type"}
+
+// TestGzip: behind gin-contrib/gzip's middleware, with the default options,
+// the 101 carries no body headers, whatever the client's handshake looks
+// like, and the connection works. The middleware skips requests whose
+// Connection header contains "Upgrade", in that case (browsers, gorilla,
+// ws); Node's own WebSocket (undici) writes "connection: upgrade", lower
+// case as RFC 9110 allows, with "accept-encoding: gzip, deflate", and then
+// the middleware sets Content-Encoding: gzip (and Vary) on the response
+// header before the handler runs: core must not send it with the 101.
+func TestGzip(t *testing.T) {
+	srv := newServer(t, func(c wsevents.Connection) {
+		c.On("echo", func(s string) { c.Emit("echo", s) })
+	})
+	r := gin.New()
+	r.Use(gzip.Gzip(gzip.DefaultCompression))
+	r.GET("/ws", wsgin.Handler(srv))
+	url := serve(t, r) + "/ws"
+
+	t.Run("Connection: Upgrade", func(t *testing.T) {
+		cl := wseventstest.Dial(t, url, http.Header{"Accept-Encoding": {"gzip"}})
+		for _, h := range bodyHeaders {
+			if v, ok := cl.Response.Header[h]; ok {
+				t.Errorf("101 response has %s: %q", h, v)
+			}
+		}
+		cl.Emit("echo", strings.Repeat("z", 2000))
+		cl.Expect(wseventstest.Event("echo", wsevents.KindText, strings.Repeat("z", 2000)))
+	})
+
+	t.Run("connection: upgrade", func(t *testing.T) {
+		// Node's WebSocket handshake, byte for byte but for the host and key.
+		addr := strings.TrimPrefix(url, "ws://")
+		addr = addr[:strings.IndexByte(addr, '/')]
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = io.WriteString(conn, "GET /ws HTTP/1.1\r\n"+
+			"host: "+addr+"\r\n"+
+			"connection: upgrade\r\n"+
+			"upgrade: websocket\r\n"+
+			"sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n"+
+			"sec-websocket-version: 13\r\n"+
+			"sec-websocket-extensions: permessage-deflate; client_max_window_bits\r\n"+
+			"sec-websocket-protocol: "+wsevents.Subprotocol+"\r\n"+
+			"accept: */*\r\n"+
+			"accept-language: *\r\n"+
+			"sec-fetch-mode: websocket\r\n"+
+			"user-agent: node\r\n"+
+			"pragma: no-cache\r\n"+
+			"cache-control: no-cache\r\n"+
+			"accept-encoding: gzip, deflate\r\n"+
+			"\r\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			t.Fatalf("handshake: %s, want 101", resp.Status)
+		}
+		for _, h := range bodyHeaders {
+			if v, ok := resp.Header[h]; ok {
+				t.Errorf("101 response has %s: %q (all headers: %v)", h, v, resp.Header)
+			}
+		}
+
+		// The connection works: one masked text frame, one echo back.
+		msg := []byte("et:echo\nthrough gzip")
+		mask := []byte{1, 2, 3, 4}
+		frame := append([]byte{0x81, 0x80 | byte(len(msg))}, mask...)
+		for i, b := range msg {
+			frame = append(frame, b^mask[i%4])
+		}
+		if _, err := conn.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 2)
+		if _, err := io.ReadFull(br, head); err != nil {
+			t.Fatal(err)
+		}
+		body := make([]byte, head[1]&0x7f)
+		if _, err := io.ReadFull(br, body); err != nil {
+			t.Fatal(err)
+		}
+		if head[0] != 0x81 || string(body) != string(msg) {
+			t.Errorf("echo: frame %#x %q, want 0x81 %q", head[0], body, msg)
+		}
+	})
 }

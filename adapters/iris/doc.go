@@ -17,9 +17,11 @@
 // value to another request, whose parameters and values overwrite the
 // old ones in place). Iris's old websocket integration returned from the
 // handler while the connection went on, so it had to turn that release
-// off (ctx.DisablePoolRelease). Handler instead runs the connection on
-// Iris's handler goroutine: it returns, and Iris releases the context,
-// only when the connection has ended. Two things make that release safe:
+// off (ctx.DisablePoolRelease). Handler keeps the pool on: it runs the
+// connection on Iris's handler goroutine, which returns (and Iris releases
+// the context) when the connection ends or parks idle (on Linux, after a
+// second without input; see wsevents' package doc), while the Connection
+// lives on. Two things make that release safe:
 //
 //   - No *context.Context reaches wsevents handlers, which may keep the
 //     Connection, and read it from other goroutines, after it ended.

@@ -20,7 +20,11 @@ func TestChat(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, ln) }()
+	var clients []*websocket.Conn
 	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run: %v", err)
@@ -39,33 +43,46 @@ func TestChat(t *testing.T) {
 			t.Fatalf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
 		}
 	}
+	http.DefaultClient.CloseIdleConnections()
 
 	d := websocket.Dialer{Subprotocols: []string{"wsevents.v1"}, HandshakeTimeout: 5 * time.Second}
 	url := "ws://" + ln.Addr().String() + "/chat"
-	alice, _, err := d.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
+	dial := func() *websocket.Conn {
+		t.Helper()
+		c, _, err := d.Dial(url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+		return c
 	}
-	defer alice.Close()
-	bob, _, err := d.Dial(url, nil)
-	if err != nil {
-		t.Fatal(err)
+	say := func(c *websocket.Conn, msg string) {
+		t.Helper()
+		if err := c.WriteMessage(websocket.TextMessage, []byte("et:chat\n"+msg)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	defer bob.Close()
-	read := func(c *websocket.Conn) string {
+	expect := func(c *websocket.Conn, want string) {
 		t.Helper()
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, p, err := c.ReadMessage()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(p)
+		if got := string(p); got != "et:chat\n"+want {
+			t.Fatalf("got %q, want chat %q", got, want)
+		}
 	}
-	alice.WriteMessage(websocket.TextMessage, []byte("et:chat\nhi bob"))
-	if got := read(alice); got != "et:chat\nme: hi bob" {
-		t.Fatalf("sender got %q", got)
-	}
-	if got := read(bob); got != "et:chat\nhi bob" {
-		t.Fatalf("other got %q", got)
-	}
+	// Each client hears its own echo before the other speaks: its handlers
+	// are registered by then, so no broadcast can miss it.
+	alice := dial()
+	say(alice, "hello?")
+	expect(alice, "me: hello?")
+	bob := dial()
+	say(bob, "hi alice")
+	expect(bob, "me: hi alice")
+	expect(alice, "hi alice")
+	say(alice, "hi bob")
+	expect(alice, "me: hi bob")
+	expect(bob, "hi bob")
 }

@@ -1,9 +1,12 @@
-// The chat example (examples/chat, built from this repository) in a real
-// browser: Debian's Chromium driven by playwright-core. Runs only when asked
-// for (npm run test:browser). Without /usr/bin/chromium it is skipped, except
-// in CI (CI=true), where that is a failure: .ci/run installs Debian's package.
+// The chat examples (examples/chat on net/http, and chat-gin, chat-echo and
+// chat-iris: the same page and chat on each framework's router, built from
+// this repository) in a real browser: Debian's Chromium driven by
+// playwright-core. Runs only when asked for (npm run test:browser). Without
+// /usr/bin/chromium it is skipped, except in CI (CI=true), where that is a
+// failure: .ci/run installs Debian's package.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { GoProcess, buildGo, scratchDir } from './goserver.js';
+import { GoProcess, repoRoot, scratchDir } from './goserver.js';
 
 // Debian's package; WSEVENTS_CHROMIUM names another build of Chromium.
 const CHROMIUM = process.env.WSEVENTS_CHROMIUM || '/usr/bin/chromium';
@@ -27,8 +30,17 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-// Where the test leaves its screenshot of the two chat pages, for a person to look at.
-const SCREENSHOT = join(tmpdir(), 'wsevents-chat.png');
+// The chat examples: each serves the same page, /wsevents.js and the
+// WebSocket at /chat, takes -addr and prints "chat on http://ADDR".
+const EXAMPLES = ['chat', 'chat-gin', 'chat-echo', 'chat-iris'] as const;
+type Example = (typeof EXAMPLES)[number];
+// Where a test leaves its screenshot of two chat pages, for a person to look at.
+const screenshot = (name: Example) => join(tmpdir(), `wsevents-${name}.png`);
+// Bounds the one `go build` of the examples; a cold build cache needs most of it.
+const BUILD_TIMEOUT = 200_000;
+// Headers of a response body, which a 101 must not carry (core drops those
+// middleware set before the upgrade).
+const BODY_HEADERS = ['content-encoding', 'content-length', 'transfer-encoding', 'content-type'];
 // Bounds every wait on the page.
 const WAIT = 10_000;
 const missing = !existsSync(CHROMIUM);
@@ -40,10 +52,69 @@ const T = { timeout: 30_000, skip };
 // Wide enough for the chat's 40em column and its margins.
 const VIEW = { width: 720, height: 520 };
 
-let chat: GoProcess;
-let base: string;
+const servers = new Map<Example, GoProcess>();
+let chat: GoProcess; // examples/chat
+let base: string; // its http:// URL
 let context: BrowserContext;
 let foreign: Server;
+
+/**
+ * Builds every chat example with one `go build -race` (one build shares the
+ * work the four have in common) into a directory removed at exit, and
+ * returns the binaries. With -race, as `make test` has just compiled the
+ * same packages for the Go tests, so that build is served from the cache,
+ * and the servers report any data race the browsers provoke.
+ */
+function buildExamples(): Promise<Map<Example, string>> {
+  const dir = scratchDir('wsevents-chat-');
+  const pkgs = EXAMPLES.map((name) => `./examples/${name}`);
+  return new Promise((resolve, reject) => {
+    execFile(
+      'go',
+      ['build', '-race', '-o', dir + '/', ...pkgs],
+      { cwd: repoRoot, timeout: BUILD_TIMEOUT },
+      (err, _stdout, stderr) => {
+        if (err) reject(new Error(`go build ${pkgs.join(' ')}: ${err.message}\n${stderr}`));
+        else resolve(new Map(EXAMPLES.map((name) => [name, join(dir, name)])));
+      },
+    );
+  });
+}
+
+/**
+ * How many connections server has accepted so far: each chat example logs
+ * "<id> connected" from OnConnection, which runs once the server has
+ * registered the connection, so from that line on a broadcast reaches it.
+ * (The client's open event comes earlier: with the 101, before that.)
+ */
+const connections = (server: GoProcess) => (server.output.match(/ connected\b/g) ?? []).length;
+
+/** Resolves once server has logged n connections (see connections). */
+async function registered(server: GoProcess, n: number): Promise<void> {
+  if (connections(server) >= n) return;
+  const streams = [server.child.stdout!, server.child.stderr!];
+  let check = () => {};
+  try {
+    await within(
+      new Promise<void>((resolve) => {
+        // Runs after GoProcess's own listener has added the chunk to output.
+        check = () => {
+          if (connections(server) >= n) resolve();
+        };
+        for (const s of streams) s.on('data', check);
+      }),
+      WAIT,
+      `the server registering connection ${n}`,
+    );
+  } finally {
+    for (const s of streams) s.off('data', check);
+  }
+}
+
+/** Fails if server (built with -race) has reported a data race. */
+function noRace(server: GoProcess): void {
+  assert.ok(!server.output.includes('DATA RACE'), `the server reported a data race:\n${server.output}`);
+}
 
 /** A page of the browser whose console errors and uncaught exceptions are collected. */
 async function newPage(): Promise<{ page: Page; problems: string[] }> {
@@ -89,12 +160,20 @@ if (missing && ci) {
   });
 }
 
-describe('chat example in Chromium', () => {
+describe('chat examples in Chromium', () => {
   // A cold Go build cache makes this the slow part.
   before(async () => {
     if (missing) return;
-    const bin = await buildGo('./examples/chat');
-    chat = await GoProcess.start(bin, ['-addr', '127.0.0.1:0'], { ready: /chat on http:\/\/(\S+)/ });
+    const bins = await buildExamples();
+    await Promise.all(
+      EXAMPLES.map(async (name) => {
+        const server = await GoProcess.start(bins.get(name)!, ['-addr', '127.0.0.1:0'], {
+          ready: /chat on http:\/\/(\S+)/,
+        });
+        servers.set(name, server);
+      }),
+    );
+    chat = servers.get('chat')!;
     base = `http://${chat.addr}`;
     const profile = scratchDir('wsevents-chromium-');
     context = await chromium.launchPersistentContext(profile, {
@@ -104,71 +183,104 @@ describe('chat example in Chromium', () => {
       timeout: 30_000,
       viewport: { width: VIEW.width, height: VIEW.height },
     });
-  }, { timeout: 120_000 });
+  }, { timeout: BUILD_TIMEOUT + 40_000 });
 
   after(async () => {
     await context?.close();
-    await chat?.stop();
+    await Promise.all([...servers.values()].map((server) => server.stop()));
     await new Promise((resolve) => (foreign ? foreign.close(resolve) : resolve(undefined)));
   });
 
-  test('two pages chat through the Go server', T, async (t) => {
-    const a = await newPage();
-    const b = await newPage();
-    await a.page.goto(base + '/');
-    await b.page.goto(base + '/');
-    await line(a.page, 'Status: connected');
-    await line(b.page, 'Status: connected');
+  for (const name of EXAMPLES) {
+    test(`two pages chat through examples/${name}`, T, async (t) => {
+      const server = servers.get(name)!;
+      const url = `http://${server.addr}/`;
+      const before = connections(server);
+      const a = await newPage();
+      const b = await newPage();
+      // The response to each page's handshake, as Chromium received it.
+      const handshakes: { status: number; headers: Record<string, string> }[] = [];
+      let bothAnswered = () => {};
+      const answered = new Promise<void>((resolve) => (bothAnswered = resolve));
+      for (const page of [a.page, b.page]) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Network.enable');
+        cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+          handshakes.push(e.response);
+          if (handshakes.length === 2) bothAnswered();
+        });
+      }
+      await a.page.goto(url);
+      await b.page.goto(url);
+      await line(a.page, 'Status: connected');
+      await line(b.page, 'Status: connected');
+      // Both connections registered: no broadcast can miss either page.
+      await registered(server, before + 2);
 
-    await a.page.fill('#input', 'hello from A');
-    await a.page.click('#send');
-    await line(b.page, 'hello from A');
-    await line(a.page, 'me: hello from A');
-    assert.equal(await a.page.inputValue('#input'), '');
+      await a.page.fill('#input', 'hello from A');
+      await a.page.click('#send');
+      await line(b.page, 'hello from A');
+      await line(a.page, 'me: hello from A');
+      assert.equal(await a.page.inputValue('#input'), '');
 
-    await b.page.fill('#input', 'and hello from B');
-    await b.page.press('#input', 'Enter');
-    await line(a.page, 'and hello from B');
-    await line(b.page, 'me: and hello from B');
+      await b.page.fill('#input', 'and hello from B');
+      await b.page.press('#input', 'Enter');
+      await line(a.page, 'and hello from B');
+      await line(b.page, 'me: and hello from B');
 
-    // Each page saw its own line as "me: ..." and the other's as is, in order.
-    assert.deepEqual(await lines(a.page), [
-      'Status: connected',
-      'me: hello from A',
-      'and hello from B',
-    ]);
-    assert.deepEqual(await lines(b.page), [
-      'Status: connected',
-      'hello from A',
-      'me: and hello from B',
-    ]);
-    assert.deepEqual([...a.problems, ...b.problems], []);
+      // Each page saw its own line as "me: ..." and the other's as is, in order.
+      assert.deepEqual(await lines(a.page), [
+        'Status: connected',
+        'me: hello from A',
+        'and hello from B',
+      ]);
+      assert.deepEqual(await lines(b.page), [
+        'Status: connected',
+        'hello from A',
+        'me: and hello from B',
+      ]);
+      assert.deepEqual([...a.problems, ...b.problems], []);
 
-    // One picture of both pages side by side, for a person to check.
-    const shots = [await a.page.screenshot(), await b.page.screenshot()];
-    const board = await context.newPage();
-    const gap = 16;
-    await board.setViewportSize({ width: 2 * VIEW.width + 3 * gap, height: VIEW.height + 2 * gap });
-    await board.setContent(
-      `<body style="margin:0;padding:${gap}px;background:#777;display:flex;gap:${gap}px">` +
-        shots
-          .map((s) => `<img style="display:block;width:${VIEW.width}px;height:${VIEW.height}px" src="data:image/png;base64,${s.toString('base64')}">`)
-          .join('') +
-        '</body>',
-    );
-    await board.waitForFunction(() => Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0));
-    writeFileSync(SCREENSHOT, await board.screenshot());
-    t.diagnostic(`screenshot of both pages: ${SCREENSHOT}`);
-    await board.close();
-    await a.page.close();
-    await b.page.close();
-  });
+      // One picture of both pages side by side, for a person to check.
+      const shots = [await a.page.screenshot(), await b.page.screenshot()];
+      const board = await context.newPage();
+      const gap = 16;
+      await board.setViewportSize({ width: 2 * VIEW.width + 3 * gap, height: VIEW.height + 2 * gap });
+      await board.setContent(
+        `<body style="margin:0;padding:${gap}px;background:#777;display:flex;gap:${gap}px">` +
+          shots
+            .map((s) => `<img style="display:block;width:${VIEW.width}px;height:${VIEW.height}px" src="data:image/png;base64,${s.toString('base64')}">`)
+            .join('') +
+          '</body>',
+      );
+      await board.waitForFunction(() => Array.from(document.images).every((i) => i.complete && i.naturalWidth > 0));
+      writeFileSync(screenshot(name), await board.screenshot());
+      t.diagnostic(`screenshot of both pages: ${screenshot(name)}`);
+      await board.close();
+      await a.page.close();
+      await b.page.close();
+
+      // Chromium's handshake says Accept-Encoding: gzip, and chat-echo and
+      // chat-iris serve every route behind their framework's gzip
+      // middleware: the 101s still carry no header of a response body.
+      await within(answered, WAIT, 'the two handshake responses');
+      for (const { status, headers } of handshakes) {
+        assert.equal(status, 101);
+        const body = Object.keys(headers).filter((h) => BODY_HEADERS.includes(h.toLowerCase()));
+        assert.deepEqual(body, [], `101 with body headers: ${JSON.stringify(headers)}`);
+      }
+      noRace(server);
+    });
+  }
 
   test('a page with /wsevents.js runs the seed’s chat.js code (new Ws, OnConnect, On, Emit)', T, async () => {
     // A chat page, to see what the seed's page sends reach others.
+    const before = connections(chat);
     const other = await newPage();
     await other.page.goto(base + '/');
     await line(other.page, 'Status: connected');
+    // Registered: the seed page's first broadcast cannot miss it.
+    await registered(chat, before + 1);
 
     // The page must come from the chat server's origin (Chromium's local
     // network access checks block a WebSocket to 127.0.0.1 from a page with
@@ -218,6 +330,7 @@ describe('chat example in Chromium', () => {
     assert.deepEqual([...seed.problems, ...other.problems], []);
     await seed.page.close();
     await other.page.close();
+    noRace(chat);
   });
 
   test('a page of another origin is refused by default (403), and never connects', T, async () => {
