@@ -1,9 +1,9 @@
 # Every module of the workspace, tested one by one (go test ./... does not
 # cross module boundaries).
-GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp adapters/gin adapters/echo adapters/iris examples conformance
+GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp adapters/gin adapters/echo adapters/iris examples conformance soak
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: test test-go test-js test-integration lint bench js
+.PHONY: test test-go test-js test-integration lint bench js soak
 
 ## test: everything CI runs: vet, gofmt, Go tests with -race in every module, the JS
 ## client, and the JS client against the Go server and in Chromium
@@ -15,6 +15,8 @@ test-go: jsclient/node_modules/.package-lock.json
 		echo "== go test $$m"; \
 		(cd $$m && go test $(GOFLAGS_TEST) ./...); \
 	done
+	@echo "== go test core, idle connections keep their goroutine (WSEVENTS_EPOLL=0)"
+	cd core && WSEVENTS_EPOLL=0 go test $(GOFLAGS_TEST) .
 
 lint:
 	@set -e; bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -40,3 +42,11 @@ js: jsclient/node_modules/.package-lock.json
 ## bench: allocation and fan-out benchmarks of the core
 bench:
 	cd core && go test -run '^$$' -bench . -benchmem -count 5 .
+
+## soak: the long soak test: SOAK_CONNS connections (default 10,000) from several
+## client processes, SOAK_DURATION of traffic (default 3m); prints its counters.
+## `make test` runs a short one (1,000 connections, 20 s) as soak's Go test.
+SOAK_CONNS ?= 10000
+SOAK_DURATION ?= 3m
+soak:
+	cd soak && go run ./cmd/soak -conns $(SOAK_CONNS) -duration $(SOAK_DURATION)

@@ -4,9 +4,17 @@
 // values of every kind, or close the connection with 1008.
 //
 //	go run ./examples/jstest [-addr 127.0.0.1:0] [-ask-timeout 1s] [-exit-on-eof]
+//	                         [-origin-patterns 'a.example,*.b.example']
 //
 // The first line on standard output is "listening HOST:PORT" (with port 0,
 // the port the system chose); the endpoint is ws://HOST:PORT/events.
+//
+// Two more endpoints serve the same events under other origin policies, for
+// the origin tests (jsclient/test/integration-origin.test.ts):
+//
+//	/events            the default: same-host origins only (and requests without Origin)
+//	/events-allowlist  also the origins whose host matches -origin-patterns (Config.OriginPatterns)
+//	/events-insecure   every origin (Config.InsecureSkipOriginCheck)
 //
 // On a connection in event mode:
 //
@@ -40,6 +48,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -66,10 +75,10 @@ var goValues = []any{
 // maxSleep bounds "sleep", so a test cannot hold a connection for long.
 const maxSleep = 5 * time.Second
 
-// newServer returns the wsevents Server of the tests. askTimeout bounds the
-// asks "server-ask" makes.
-func newServer(askTimeout time.Duration) *wsevents.Server {
-	ws := wsevents.New(wsevents.Config{})
+// newServer returns a wsevents Server of the tests, configured by cfg.
+// askTimeout bounds the asks "server-ask" makes.
+func newServer(askTimeout time.Duration, cfg wsevents.Config) *wsevents.Server {
+	ws := wsevents.New(cfg)
 	ws.OnConnection(func(c wsevents.Connection) {
 		c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
 
@@ -133,18 +142,33 @@ func newServer(askTimeout time.Duration) *wsevents.Server {
 	return ws
 }
 
-// newHandler routes /events to ws.
-func newHandler(ws *wsevents.Server) http.Handler {
+// servers are the endpoints' Servers, one per origin policy.
+type servers struct {
+	events, allowlist, insecure *wsevents.Server
+}
+
+func newServers(askTimeout time.Duration, originPatterns []string) servers {
+	return servers{
+		events:    newServer(askTimeout, wsevents.Config{}),
+		allowlist: newServer(askTimeout, wsevents.Config{OriginPatterns: originPatterns}),
+		insecure:  newServer(askTimeout, wsevents.Config{InsecureSkipOriginCheck: true}),
+	}
+}
+
+// newHandler routes each endpoint to its Server.
+func newHandler(ss servers) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /events", ws)
+	mux.Handle("GET /events", ss.events)
+	mux.Handle("GET /events-allowlist", ss.allowlist)
+	mux.Handle("GET /events-insecure", ss.insecure)
 	return mux
 }
 
 // run serves on ln until ctx ends, then closes the connections with 1001
-// and stops.
-func run(ctx context.Context, ln net.Listener, askTimeout time.Duration) error {
-	ws := newServer(askTimeout)
-	hs := &http.Server{Handler: newHandler(ws), ReadHeaderTimeout: 10 * time.Second}
+// and stops. originPatterns are the /events-allowlist endpoint's.
+func run(ctx context.Context, ln net.Listener, askTimeout time.Duration, originPatterns []string) error {
+	ss := newServers(askTimeout, originPatterns)
+	hs := &http.Server{Handler: newHandler(ss), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {
@@ -155,7 +179,9 @@ func run(ctx context.Context, ln net.Listener, askTimeout time.Duration) error {
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// Upgraded connections are not http.Server's: close them first.
-	ws.Shutdown(shutdown)
+	for _, ws := range []*wsevents.Server{ss.events, ss.allowlist, ss.insecure} {
+		ws.Shutdown(shutdown)
+	}
 	if err := hs.Shutdown(shutdown); err != nil {
 		return err
 	}
@@ -170,6 +196,7 @@ func main() {
 	addr := fs.String("addr", "127.0.0.1:0", "listen `address`; port 0 picks a free port")
 	askTimeout := fs.Duration("ask-timeout", time.Second, "how long \"server-ask\" waits for the client's reply")
 	exitOnEOF := fs.Bool("exit-on-eof", false, "exit when standard input ends, so a test runner that dies does not leave this server behind")
+	originPatterns := fs.String("origin-patterns", "", "comma-separated origin host `patterns` /events-allowlist accepts besides the same host")
 	fs.Parse(os.Args[1:])
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "jstest: unexpected arguments %q\n", fs.Args())
@@ -192,7 +219,13 @@ func main() {
 	}
 	// The tests read this line to learn the port.
 	fmt.Printf("listening %s\n", ln.Addr())
-	if err := run(ctx, ln, *askTimeout); err != nil {
+	var patterns []string
+	for _, p := range strings.Split(*originPatterns, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			patterns = append(patterns, p)
+		}
+	}
+	if err := run(ctx, ln, *askTimeout, patterns); err != nil {
 		log.Fatal(err)
 	}
 }

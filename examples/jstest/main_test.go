@@ -20,7 +20,7 @@ func TestServer(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln, 200*time.Millisecond) }()
+	go func() { done <- run(ctx, ln, 200*time.Millisecond, nil) }()
 	// Cleanups run last registered first: the connections close before the
 	// server shuts down, which then has nobody to wait for.
 	t.Cleanup(func() {
