@@ -28,7 +28,7 @@ var brokenMounts = map[string]struct {
 			})
 		},
 		fail: []string{"connect", "events", "native", "ask-server-to-client", "ask-client-to-server",
-			"broadcast", "rooms", "disconnect", "shutdown", "request", "origin", "oversize"},
+			"broadcast", "rooms", "disconnect", "shutdown", "request", "origin", "oversize", "idle"},
 	},
 	// A framework that rebuilds the request and loses its query and the
 	// headers WebSocket does not need.

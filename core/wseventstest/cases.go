@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	wsevents "github.com/wsevents/wsevents/core"
@@ -567,4 +568,52 @@ func testOversize(t *testing.T, mount Mount) {
 		t.Errorf("client saw close %d for an oversize message, want 1009", code)
 	}
 	recv(t, gone, "OnDisconnect after an oversize message")
+}
+
+// idleFor is longer than core's idle time before a connection parks (on
+// Linux its goroutine, the framework's handler goroutine, returns then).
+const idleFor = 1500 * time.Millisecond
+
+// testIdle: a connection that stays silent long enough to park (on Linux
+// the adapter's handler has returned by then) keeps working: events both
+// ways, server-side emits, its request and context, and a clean close.
+func testIdle(t *testing.T, mount Mount) {
+	got := make(chan string, 1)
+	left := make(chan struct{})
+	srv, url := serve(t, mount, wsevents.Config{}, func(c wsevents.Connection) {
+		c.On("chat", func(s string) {
+			got <- s
+			c.Emit("chat", "echo: "+s+" "+c.Request().URL.Path)
+		})
+		c.OnDisconnect(func() { close(left) })
+		welcome(c)
+	})
+	cl, id := dialWelcomed(t, url)
+	time.Sleep(idleFor) // silence, not a timing assertion
+
+	if err := srv.To(id).Emit("news", "while idle"); err != nil {
+		t.Fatalf("emit to the idle connection: %v", err)
+	}
+	cl.Expect(text("news", "while idle"))
+	time.Sleep(idleFor)
+	cl.Emit("chat", "woke")
+	if s := recv(t, got, `"chat" handler`); s != "woke" {
+		t.Fatalf(`"chat" handler got %q, want "woke"`, s)
+	}
+	c, ok := srv.Get(id)
+	if !ok {
+		t.Fatal("the idle connection is no longer registered")
+	}
+	cl.Expect(text("chat", "echo: woke "+c.Request().URL.Path))
+	if err := c.Context().Err(); err != nil {
+		t.Fatalf("context of the idle connection: %v", err)
+	}
+	time.Sleep(idleFor)
+	if err := c.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if code := cl.CloseCode(); code != int(wsevents.StatusNormalClosure) {
+		t.Fatalf("close code %d, want 1000", code)
+	}
+	recv(t, left, "OnDisconnect")
 }

@@ -38,6 +38,7 @@ func cases() []testCase {
 		{"request", testRequest},
 		{"origin", testOrigin},
 		{"oversize", testOversize},
+		{"idle", testIdle},
 	}
 }
 
