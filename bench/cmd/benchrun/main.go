@@ -5,7 +5,14 @@
 // results/results.json (every run) and results/chart.png/.svg.
 //
 //	go run ./cmd/benchrun -preset short      # a few minutes
-//	go run ./cmd/benchrun -preset full       # all sizes and connection counts
+//	go run ./cmd/benchrun -preset full       # all sizes and connection counts, idle memory
+//	go run ./cmd/benchrun -preset idle       # idle memory only
+//
+// With -preset full, and alone with -preset idle, the idle memory scenario
+// runs too (idle.go): 15,000 idle connections per fresh server, process RSS,
+// Go heap and stacks and goroutines per connection after a forced GC, the
+// kernel's memory apart. A preset keeps from the previous results.json the
+// part it does not run; -preset idle -libs L replaces the idle runs of L only.
 //
 // Repetitions are interleaved (rep 1 of every case and library, then rep 2,
 // ...) so that load from other processes spreads over all libraries. With
@@ -105,6 +112,7 @@ func formatOf(lib, caseFormat string) string {
 
 type preset struct {
 	cases            []Case
+	idle             *IdleConfig // nil: not run
 	reps             int
 	warmup, duration time.Duration
 }
@@ -144,9 +152,11 @@ func presets(name string) (preset, error) {
 		bcastEv1 := bcastEv
 		bcastEv1.Inflight = 1
 		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1)
-		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second}, nil
+		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second, idle: defaultIdle()}, nil
+	case "idle":
+		return preset{idle: defaultIdle()}, nil
 	}
-	return preset{}, fmt.Errorf("unknown preset %q (short, full)", name)
+	return preset{}, fmt.Errorf("unknown preset %q (short, full, idle)", name)
 }
 
 // Run is one loadgen result (its JSON) plus where it ran.
@@ -176,7 +186,7 @@ type runner struct {
 }
 
 func main() {
-	presetName := flag.String("preset", "short", "short or full")
+	presetName := flag.String("preset", "short", "short, full or idle (idle memory only; the other results are kept)")
 	reps := flag.Int("reps", 0, "repetitions (0: the preset's)")
 	out := flag.String("out", "results", "output `directory`")
 	only := flag.String("libs", "", "comma-separated libraries to run (default all)")
@@ -193,11 +203,17 @@ func main() {
 	}
 	if *reps > 0 {
 		p.reps = *reps
+		if p.idle != nil {
+			p.idle.Reps = *reps
+		}
 	}
 	if *only != "" {
 		keep := strings.Split(*only, ",")
 		for i := range p.cases {
 			p.cases[i].Libs = slices.DeleteFunc(slices.Clone(p.cases[i].Libs), func(l string) bool { return !slices.Contains(keep, l) })
+		}
+		if p.idle != nil {
+			p.idle.Libs = slices.DeleteFunc(p.idle.Libs, func(l string) bool { return !slices.Contains(keep, l) })
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -225,11 +241,13 @@ func main() {
 	for _, c := range p.cases {
 		total += len(c.Libs) * p.reps
 	}
-	log.Printf("benchrun: preset %s, %d cases, %d runs of %v+%v", *presetName, len(p.cases), total, p.warmup, p.duration)
 	start := time.Now()
 	var runs []Run
+	if len(p.cases) > 0 {
+		log.Printf("benchrun: preset %s, %d cases, %d runs of %v+%v", *presetName, len(p.cases), total, p.warmup, p.duration)
+	}
 	done := 0
-	for rep := 1; rep <= p.reps; rep++ {
+	for rep := 1; rep <= p.reps && len(p.cases) > 0; rep++ {
 		for _, c := range p.cases {
 			for _, lib := range c.Libs {
 				if ctx.Err() != nil {
@@ -251,27 +269,160 @@ func main() {
 		log.Printf("benchrun: repetition %d/%d done (%v)", rep, p.reps, time.Since(start).Round(time.Second))
 	}
 
-	sum := summarize(p.cases, runs)
-	env := environment()
-	env.Preset, env.Reps, env.Warmup, env.Duration = *presetName, p.reps, p.warmup.String(), p.duration.String()
-	env.Elapsed = time.Since(start).Round(time.Second).String()
-
+	// The previous results: the part this preset does not run is kept
+	// (throughput cases for -preset idle, idle memory for -preset short).
+	prev, _ := readResults(filepath.Join(*out, "results.json"))
+	res := resultsFile{}
+	cases := p.cases
 	var profiles []profileNote
-	if *profile {
-		profiles = r.profileLosses(ctx, p.cases, sum, *out)
+	if len(p.cases) > 0 {
+		sum := summarize(p.cases, runs)
+		env := environment()
+		env.Preset, env.Reps, env.Warmup, env.Duration = *presetName, p.reps, p.warmup.String(), p.duration.String()
+		env.Elapsed = time.Since(start).Round(time.Second).String()
+		res.Env, res.Runs = env, runs
+		if *profile {
+			profiles = r.profileLosses(ctx, p.cases, sum, *out)
+		}
+	} else if prev != nil {
+		res.Env, res.Runs = prev.Env, prev.Runs
+		cases = casesOf(prev)
+		profiles = prev.Profiles
+		if profiles == nil {
+			profiles = profilesOnDisk(cases, summarize(cases, prev.Runs), *out)
+		}
 	}
-	if err := writeJSON(filepath.Join(*out, "results.json"), env, runs); err != nil {
+	res.Profiles = profiles
+
+	if p.idle != nil {
+		res.Idle = r.idleRuns(ctx, p.idle, *presetName)
+		if *only != "" && prev != nil && prev.Idle != nil {
+			res.Idle.carryOver(prev.Idle)
+		}
+	} else if prev != nil {
+		res.Idle = prev.Idle
+	}
+
+	if err := writeResults(filepath.Join(*out, "results.json"), res); err != nil {
 		log.Fatal(err)
 	}
-	md := renderMarkdown(env, p.cases, sum, profiles)
+	sum := summarize(cases, res.Runs)
+	md := renderMarkdown(res.Env, cases, sum, profiles, res.Idle)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(md), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	if err := drawChart(filepath.Join(*out, "chart"), env, p.cases, sum); err != nil {
+	if err := drawChart(filepath.Join(*out, "chart"), res.Env, cases, sum, res.Idle); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Print(md)
 	log.Printf("benchrun: wrote %s/results.md, results.json, chart.png, chart.svg (%v)", *out, time.Since(start).Round(time.Second))
+}
+
+// idleRuns runs the idle scenario: repetitions interleaved across the
+// libraries, a fresh server for each run.
+func (r *runner) idleRuns(ctx context.Context, ic *IdleConfig, presetName string) *IdleResults {
+	start := time.Now()
+	total := ic.Reps * len(ic.Libs)
+	log.Printf("benchrun: idle memory, %d connections from %d load generators, %d runs", ic.Conns, ic.Shards, total)
+	var runs []IdleRun
+	for rep := 1; rep <= ic.Reps; rep++ {
+		for _, lib := range ic.Libs {
+			if ctx.Err() != nil {
+				log.Fatal("interrupted")
+			}
+			run := r.runIdle(ctx, ic, lib)
+			run.Rep = rep
+			run.Time = time.Now().UTC().Format("2006-01-02 15:04 UTC")
+			runs = append(runs, run)
+			log.Printf("[%d/%d] idle rep %d %-14s RSS %6.0f B/conn heap %6.0f stack %6.0f goroutines %.2f kernel slab %6.0f (dial %.1fs settle %.1fs) ok=%v %s",
+				len(runs), total, rep, lib, run.RSSPerConn(), run.HeapPerConn(), run.StackPerConn(), run.GoroutinesPerConn(),
+				run.SlabPerConn(), run.DialS, run.SettleS, run.OK, strings.Join(run.Errors, "; "))
+		}
+	}
+	env := environment()
+	env.Preset, env.Reps = presetName, ic.Reps
+	env.Elapsed = time.Since(start).Round(time.Second).String()
+	return &IdleResults{Env: env, Conns: ic.Conns, Shards: ic.Shards, Libs: ic.Libs, Runs: runs}
+}
+
+// carryOver keeps the runs of prev whose library was not run this time
+// (benchrun -preset idle -libs wsevents after a run of every library).
+func (ir *IdleResults) carryOver(prev *IdleResults) {
+	if prev.Conns != ir.Conns {
+		return
+	}
+	for _, r := range prev.Runs {
+		if !slices.Contains(ir.Libs, r.Lib) {
+			ir.Runs = append(ir.Runs, r)
+		}
+	}
+	var libs []string
+	for _, l := range idleLibs {
+		if slices.Contains(ir.Libs, l) || slices.Contains(prev.Libs, l) {
+			libs = append(libs, l)
+		}
+	}
+	ir.Libs = libs
+}
+
+// IdleResults is the idle part of results.json.
+type IdleResults struct {
+	Env    Env       `json:"env"`
+	Conns  int       `json:"conns"`
+	Shards int       `json:"shards"`
+	Libs   []string  `json:"libs"`
+	Runs   []IdleRun `json:"runs"`
+}
+
+// resultsFile is results.json.
+type resultsFile struct {
+	Env      Env           `json:"env"`
+	Runs     []Run         `json:"runs"`
+	Profiles []profileNote `json:"profiles,omitempty"`
+	Idle     *IdleResults  `json:"idle,omitempty"`
+}
+
+func readResults(path string) (*resultsFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f resultsFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func writeResults(path string, f resultsFile) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// casesOf is the cases of a previous results file: its preset's, each with
+// the libraries that ran in it.
+func casesOf(f *resultsFile) []Case {
+	p, err := presets(f.Env.Preset)
+	if err != nil {
+		return nil
+	}
+	ran := map[string][]string{}
+	for _, r := range f.Runs {
+		if !slices.Contains(ran[r.Case], r.Lib) {
+			ran[r.Case] = append(ran[r.Case], r.Lib)
+		}
+	}
+	var cs []Case
+	for _, c := range p.cases {
+		c.Libs = slices.DeleteFunc(slices.Clone(c.Libs), func(l string) bool { return !slices.Contains(ran[c.ID()], l) })
+		if len(c.Libs) > 0 {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // build compiles benchserver and loadgen into dir. The bench module is
@@ -302,41 +453,17 @@ func (r *runner) checkCores() error {
 // cpuprofile, when set, is passed to the server.
 func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, error) {
 	run := Run{Case: c.ID(), Lib: lib}
-	r.port++
-	if r.port > 19800 {
-		r.port = 19201
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
-	args := []string{"-c", "0", filepath.Join(r.bindir, "benchserver"), "-lib", lib, "-addr", addr}
-	if cpuprofile != "" {
-		args = append(args, "-cpuprofile", cpuprofile)
-	}
-	srv := exec.Command("taskset", args...) // taskset execs: the pid is the server's
-	srv.Env = append(os.Environ(), "GOMAXPROCS=1")
-	var srvErr bytes.Buffer
-	srv.Stderr = &srvErr
-	if err := srv.Start(); err != nil {
+	srv, err := r.startServer(lib, cpuprofile)
+	if err != nil {
 		return run, err
 	}
-	stopped := make(chan error, 1)
-	go func() { stopped <- srv.Wait() }()
-	defer func() {
-		srv.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-stopped:
-		case <-time.After(5 * time.Second):
-			srv.Process.Kill()
-			<-stopped
-		}
-	}()
-	if err := waitListening(addr, stopped); err != nil {
-		return run, fmt.Errorf("%v: %s", err, srvErr.String())
-	}
+	defer srv.stop()
+	addr := srv.addr
 	limit := r.warmup + r.duration + 60*time.Second
 	lctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	lg := exec.CommandContext(lctx, "taskset", "-c", "1", filepath.Join(r.bindir, "loadgen"),
-		"-addr", addr, "-pid", fmt.Sprint(srv.Process.Pid), "-label", lib,
+		"-addr", addr, "-pid", fmt.Sprint(srv.pid), "-label", lib,
 		"-scenario", c.Scenario, "-format", formatOf(lib, c.Format),
 		"-conns", fmt.Sprint(c.Conns), "-size", fmt.Sprint(c.Size), "-inflight", fmt.Sprint(max(c.Inflight, 1)),
 		"-warmup", r.warmup.String(), "-duration", r.duration.String())
@@ -354,12 +481,61 @@ func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, 
 	return run, nil
 }
 
-func waitListening(addr string, stopped <-chan error) error {
+// server is a running benchserver.
+type server struct {
+	addr   string
+	pid    int
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+	stderr *bytes.Buffer
+}
+
+// startServer starts benchserver for lib pinned to CPU 0 (GOMAXPROCS=1) on
+// the next port and waits until it listens; cpuprofile, when set, is passed
+// to it.
+func (r *runner) startServer(lib, cpuprofile string) (*server, error) {
+	r.port++
+	if r.port > 19800 {
+		r.port = 19201
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
+	args := []string{"-c", "0", filepath.Join(r.bindir, "benchserver"), "-lib", lib, "-addr", addr}
+	if cpuprofile != "" {
+		args = append(args, "-cpuprofile", cpuprofile)
+	}
+	cmd := exec.Command("taskset", args...) // taskset execs: the pid is the server's
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	srv := &server{addr: addr, cmd: cmd, exited: make(chan struct{}), stderr: &bytes.Buffer{}}
+	cmd.Stderr = srv.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	srv.pid = cmd.Process.Pid
+	go func() { cmd.Wait(); close(srv.exited) }()
+	if err := waitListening(addr, srv.exited); err != nil {
+		srv.stop()
+		return nil, fmt.Errorf("%v: %s", err, srv.stderr.String())
+	}
+	return srv, nil
+}
+
+// stop ends the server with SIGTERM (SIGKILL after 5s) and waits for it.
+func (s *server) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+func waitListening(addr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-stopped:
-			return fmt.Errorf("benchserver exited: %v", err)
+		case <-exited:
+			return errors.New("benchserver exited")
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
@@ -462,15 +638,4 @@ func environment() Env {
 	}
 	e.Machine = fmt.Sprintf("%s, %d CPUs, linux %s", e.CPU, runtime.NumCPU(), e.Kernel)
 	return e
-}
-
-func writeJSON(path string, env Env, runs []Run) error {
-	b, err := json.MarshalIndent(struct {
-		Env  Env   `json:"env"`
-		Runs []Run `json:"runs"`
-	}{env, runs}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

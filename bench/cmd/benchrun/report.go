@@ -57,7 +57,7 @@ type profileNote struct {
 	Err    string
 }
 
-func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, profiles []profileNote) string {
+func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, profiles []profileNote, idle *IdleResults) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# wsevents against its peers\n\n")
@@ -72,7 +72,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 
 	w("## Goals of issue 6\n\n")
 	w("| goal | measured | met |\n| --- | --- | --- |\n")
-	for _, g := range goals(cases, sum) {
+	for _, g := range goals(cases, sum, idle) {
 		w("| %s | %s | %s |\n", g.goal, g.measured, g.met)
 	}
 	limited, echoes := 0, 0
@@ -116,6 +116,8 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 		w("\n")
 	}
 
+	renderIdle(w, idle)
+
 	w("## Where wsevents loses: CPU profiles\n\n")
 	w("Cases where a peer beats wsevents by more than 5%% on throughput or server CPU per message, or a broadcast misses the "+
 		"0.7× gws goal, are run once more (%s measured) with `benchserver -cpuprofile`; the top 15 functions by own and by "+
@@ -133,8 +135,11 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 	}
 
 	w("## Not measured by this suite (yet)\n\n")
-	w("Broadcast to 10,000 receivers, one broadcast at a time (fan-out latency), 100 rooms × 100 members; fixed-rate latency (p50/p99); " +
-		"idle memory at 15,000 connections; wsevents over the framework adapters and a raw listener; socket.io. " +
+	w("Broadcast to 10,000 receivers, one broadcast at a time (fan-out latency), 100 rooms × 100 members; fixed-rate latency (p50/p99); ")
+	if idle == nil {
+		w("idle memory at 15,000 connections (`make idle`); ")
+	}
+	w("wsevents over the framework adapters and a raw listener; socket.io. " +
 		"Allocations per emit and broadcast are the core's `make bench` (`core/bench_test.go`).\n")
 	return b.String()
 }
@@ -160,7 +165,7 @@ func yesNo(ok bool) string {
 	return "**no**"
 }
 
-func goals(cases []Case, sum map[string]map[string]*Stat) []goalRow {
+func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) []goalRow {
 	var rows []goalRow
 	if c, ok := findCase(cases, "echo", "native", 64, 100); ok {
 		m := sum[c.ID()]
@@ -237,8 +242,65 @@ func goals(cases []Case, sum map[string]map[string]*Stat) []goalRow {
 		meas = "failed runs: " + strings.Join(lossy, "; ")
 	}
 	rows = append(rows, goalRow{"zero loss (wsevents); peers that lose are reported", meas, yesNo(!wsLoss)})
-	rows = append(rows, goalRow{"idle memory ≤ 3 KiB RSS per connection at 15,000", "not measured", "open"})
+	rows = append(rows, idleGoal(idle))
 	return rows
+}
+
+// beatenBy says which peers beat wsevents in case c (m: its medians) by
+// more than 5% on throughput or CPU per message, and whether a broadcast
+// misses the 0.7× gws goal.
+func beatenBy(c Case, m map[string]*Stat) []string {
+	ws := m["wsevents"]
+	var beaten []string
+	for _, l := range c.Libs {
+		if l == "wsevents" {
+			continue
+		}
+		t, cp := ratios(ws, m[l])
+		if t == 0 || m[l].Failed > 0 {
+			continue
+		}
+		var why []string
+		if t < 0.95 {
+			why = append(why, fmt.Sprintf("throughput %.2f×", t))
+		}
+		if cp > 1.05 {
+			why = append(why, fmt.Sprintf("CPU/msg %.2f×", cp))
+		}
+		if len(why) > 0 {
+			beaten = append(beaten, fmt.Sprintf("%s (%s)", l, strings.Join(why, ", ")))
+		}
+	}
+	// The broadcast goal: CPU per delivery at most 0.7x gws's.
+	if c.Scenario == "broadcast" && m["gws"] != nil {
+		if _, cp := ratios(ws, m["gws"]); cp > 0.7 {
+			beaten = append(beaten, fmt.Sprintf("the goal of ≤ 0.7× gws's CPU per delivery (%.2f×)", cp))
+		}
+	}
+	return beaten
+}
+
+// profilesOnDisk rebuilds the profile notes of earlier results (a
+// results.json written before it kept them) from the profile-*.txt files
+// next to it.
+func profilesOnDisk(cases []Case, sum map[string]map[string]*Stat, out string) []profileNote {
+	var notes []profileNote
+	for _, c := range cases {
+		m := sum[c.ID()]
+		if ws := m["wsevents"]; ws == nil || ws.Runs == 0 {
+			continue
+		}
+		beaten := beatenBy(c, m)
+		if len(beaten) == 0 {
+			continue
+		}
+		top, err := os.ReadFile(filepath.Join(out, "profile-"+c.ID()+".txt"))
+		if err != nil {
+			continue
+		}
+		notes = append(notes, profileNote{Case: c, Beaten: strings.Join(beaten, "; "), File: "profile-" + c.ID() + ".pprof", Top: string(top)})
+	}
+	return notes
 }
 
 // profileLosses runs wsevents once more with a CPU profile in every case
@@ -251,32 +313,7 @@ func (r *runner) profileLosses(ctx context.Context, cases []Case, sum map[string
 		if ws == nil || ws.Runs == 0 {
 			continue
 		}
-		var beaten []string
-		for _, l := range c.Libs {
-			if l == "wsevents" {
-				continue
-			}
-			t, cp := ratios(ws, m[l])
-			if t == 0 || m[l].Failed > 0 {
-				continue
-			}
-			var why []string
-			if t < 0.95 {
-				why = append(why, fmt.Sprintf("throughput %.2f×", t))
-			}
-			if cp > 1.05 {
-				why = append(why, fmt.Sprintf("CPU/msg %.2f×", cp))
-			}
-			if len(why) > 0 {
-				beaten = append(beaten, fmt.Sprintf("%s (%s)", l, strings.Join(why, ", ")))
-			}
-		}
-		// The broadcast goal: CPU per delivery at most 0.7x gws's.
-		if c.Scenario == "broadcast" && m["gws"] != nil {
-			if _, cp := ratios(ws, m["gws"]); cp > 0.7 {
-				beaten = append(beaten, fmt.Sprintf("the goal of ≤ 0.7× gws's CPU per delivery (%.2f×)", cp))
-			}
-		}
+		beaten := beatenBy(c, m)
 		if len(beaten) == 0 {
 			continue
 		}
@@ -382,7 +419,7 @@ func barPanel(title, ylabel string, cases []Case, sum map[string]map[string]*Sta
 	return p, nil
 }
 
-func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*Stat) error {
+func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) error {
 	var echoCases, bcastCases []Case
 	for _, c := range cases {
 		if c.Scenario == "echo" {
@@ -411,6 +448,13 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 		}
 		rows = append(rows, []*plot.Plot{a, b})
 	}
+	if idle != nil && len(idle.Runs) > 0 {
+		a, b, err := idlePanels(idle)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []*plot.Plot{a, b})
+	}
 	if len(rows) == 0 {
 		return nil
 	}
@@ -421,8 +465,8 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 		sty := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler}
 		sty.Font.Size = vg.Points(8)
 		foot.FillText(sty, vg.Point{X: foot.Min.X + vg.Millimeter*3, Y: foot.Min.Y + vg.Millimeter*3},
-			fmt.Sprintf("%s · %s · %s · preset %s, median of %d · server taskset -c 0, loadgen -c 1, GOMAXPROCS=1 · \"ev\" = event messages",
-				env.Date, env.Machine, env.GoVersion, env.Preset, env.Reps))
+			fmt.Sprintf("%s · %s · %s · preset %s, median of %d · server taskset -c 0, loadgen -c 1, GOMAXPROCS=1 · \"ev\" = event messages%s",
+				env.Date, env.Machine, env.GoVersion, env.Preset, env.Reps, idleFoot(idle)))
 		tiles := draw.Tiles{Rows: len(rows), Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter,
 			PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
 		cs := plot.Align(rows, tiles, top)

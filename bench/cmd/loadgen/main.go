@@ -13,6 +13,11 @@
 //	           -inflight broadcasts outstanding (a broadcast is complete when
 //	           every receiver has it); each receiver must see every sequence
 //	           number once, in order
+//	idle       -conns connections (from the local address -bind), handshake
+//	           done, then silent: one line {"phase":"ready",...} on stdout
+//	           once all are open, then they are held (pings answered) until
+//	           stdin reaches EOF; then a line {"phase":"done",...} says how
+//	           many the server dropped meanwhile. Nothing else is sent.
 //
 // The server's CPU time (utime+stime from /proc/<pid>/stat) is read at the
 // start and the end of the measured window (after -warmup). One JSON object
@@ -25,11 +30,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wsevents/wsevents/bench/internal/wire"
@@ -37,6 +44,7 @@ import (
 
 type options struct {
 	addr     string
+	bind     string
 	pid      int
 	label    string
 	format   string
@@ -77,7 +85,8 @@ func main() {
 	flag.IntVar(&o.pid, "pid", 0, "server `pid`, for its CPU time (0: not measured)")
 	flag.StringVar(&o.label, "label", "", "label copied into the result")
 	flag.StringVar(&o.format, "format", "native", "message format: native, wsevents, neffos")
-	flag.StringVar(&o.scenario, "scenario", "echo", "echo or broadcast")
+	flag.StringVar(&o.bind, "bind", "", "local IP `address` to dial from (default: any)")
+	flag.StringVar(&o.scenario, "scenario", "echo", "echo, broadcast or idle")
 	flag.IntVar(&o.conns, "conns", 100, "connections (echo) or receivers (broadcast)")
 	flag.IntVar(&o.size, "size", 64, "application payload `bytes` (sequence digits included; envelope not)")
 	flag.IntVar(&o.inflight, "inflight", 16, "broadcasts in flight")
@@ -86,9 +95,15 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "a reply later than this is lost")
 	flag.Parse()
 
+	if err := raiseOpenFiles(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen: open-file limit:", err)
+	}
 	f, err := wire.FormatFor(o.format, o.scenario)
 	if err != nil {
 		fatal(err)
+	}
+	if o.scenario == "idle" {
+		os.Exit(runIdle(o, f))
 	}
 	r := Result{Label: o.label, Format: o.format, Scenario: o.scenario, Conns: o.conns, Size: o.size}
 	switch o.scenario {
@@ -129,7 +144,7 @@ func dialAll(o options, f wire.Format, n int) ([]*wire.Conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := wire.Dial(o.addr, f, mask, 10*time.Second)
+			c, err := wire.DialFrom(o.bind, o.addr, f, mask, 10*time.Second)
 			if err != nil {
 				errs <- err
 				return
@@ -419,3 +434,84 @@ func serverCPU(pid int) (float64, error) {
 
 // clkTck is USER_HZ, 100 on Linux/amd64 and arm64.
 const clkTck = 100
+
+// IdleReport is one line of the idle scenario's output.
+type IdleReport struct {
+	Phase   string   `json:"phase"` // ready, done
+	Bind    string   `json:"bind,omitempty"`
+	Conns   int      `json:"conns"`
+	DialS   float64  `json:"dial_s,omitempty"`  // time to open them all
+	Dropped int      `json:"dropped,omitempty"` // closed by the server while held
+	Errors  []string `json:"errors,omitempty"`
+	OK      bool     `json:"ok"`
+}
+
+// runIdle opens o.conns connections, reports them ready, holds them silent
+// until stdin closes and reports how many the server dropped meanwhile. Each
+// connection has a reader so that server pings are answered (melody closes
+// a connection whose pongs stop); a data message from the server is an
+// error. It returns the exit status.
+func runIdle(o options, f wire.Format) int {
+	enc := json.NewEncoder(os.Stdout)
+	t0 := time.Now()
+	conns, err := dialAll(o, f, o.conns)
+	if err != nil {
+		enc.Encode(IdleReport{Phase: "ready", Bind: o.bind, Errors: []string{err.Error()}})
+		return 1
+	}
+	dial := time.Since(t0).Seconds()
+	var (
+		finished atomic.Bool
+		dropped  atomic.Int64
+		errs     errList
+		wg       sync.WaitGroup
+	)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, p, err := c.ReadMessage()
+				if finished.Load() {
+					return
+				}
+				if err != nil {
+					dropped.Add(1)
+					errs.add("conn %d: %v", i, err)
+					return
+				}
+				errs.add("conn %d: unexpected message %.40q", i, p)
+			}
+		}()
+	}
+	enc.Encode(IdleReport{Phase: "ready", Bind: o.bind, Conns: len(conns), DialS: dial, OK: true})
+	io.Copy(io.Discard, os.Stdin)
+	finished.Store(true)
+	for _, c := range conns {
+		c.NC.Close() // no close handshake: it would make the server work
+	}
+	wg.Wait()
+	r := IdleReport{Phase: "done", Bind: o.bind, Conns: len(conns), Dropped: int(dropped.Load())}
+	errs.mu.Lock()
+	r.Errors = errs.list
+	errs.mu.Unlock()
+	r.OK = len(r.Errors) == 0
+	enc.Encode(r)
+	if !r.OK {
+		return 1
+	}
+	return 0
+}
+
+// raiseOpenFiles sets the soft RLIMIT_NOFILE to the hard limit.
+func raiseOpenFiles() error {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return err
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	return nil
+}

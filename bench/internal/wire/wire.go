@@ -164,7 +164,22 @@ type Conn struct {
 // Dial connects, performs the handshake (and neffos's ack and namespace
 // connect when the format asks for it).
 func Dial(addr string, f Format, mask [4]byte, timeout time.Duration) (*Conn, error) {
-	nc, err := net.DialTimeout("tcp", addr, timeout)
+	return DialFrom("", addr, f, mask, timeout)
+}
+
+// DialFrom is Dial from the local IP address local ("" for any): binding
+// clients to several loopback addresses (127.0.0.2, 127.0.0.3, ...) gives
+// each its own range of source ports.
+func DialFrom(local, addr string, f Format, mask [4]byte, timeout time.Duration) (*Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if local != "" {
+		ip := net.ParseIP(local)
+		if ip == nil {
+			return nil, fmt.Errorf("wire: bad local address %q", local)
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	nc, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
