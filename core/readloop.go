@@ -34,6 +34,7 @@ func (c *Conn) readLoop() error {
 	var (
 		msgOp   byte // opcode of the message in progress, 0 if none
 		msgComp bool
+		msgFrag int // frames of the message in progress
 		msgBuf  []byte
 		msgLen  int64
 		utf     utf8Stream
@@ -134,13 +135,17 @@ func (c *Conn) readLoop() error {
 			if rsv != 0 && !c.deflate {
 				return fail(StatusProtocolError, "compression bit set without permessage-deflate")
 			}
-			msgOp, msgComp, msgLen = op, rsv != 0, 0
+			msgOp, msgComp, msgLen, msgFrag = op, rsv != 0, 0, 0
 			utf.reset()
 		default:
 			return fail(StatusProtocolError, "reserved opcode")
 		}
 
 		msgLen += length
+		if msgFrag++; msgFrag > maxFragments(maxSize) {
+			// Empty fragments cost no memory but unbounded work.
+			return fail(StatusMessageTooBig, "too many fragments")
+		}
 		if msgLen > maxSize && (!msgComp || msgLen > compressedLimit(maxSize)) {
 			return fail(StatusMessageTooBig, "message larger than the limit")
 		}
@@ -476,3 +481,7 @@ func (c *Conn) checkArriving(mask [4]byte, n int, utf *utf8Stream) error {
 		}
 	}
 }
+
+// maxFragments bounds the frames of one message: one per 256 bytes of the
+// message limit, and never fewer than 4096 (a 1 MiB limit allows 4096).
+func maxFragments(limit int64) int { return int(max(4096, min(limit/256, 1<<20))) }
