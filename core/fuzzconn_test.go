@@ -93,7 +93,8 @@ func FuzzFrameStream(f *testing.F) {
 		switch code {
 		case -1:
 			t.Fatalf("TCP ended without a close frame after %q", stream)
-		case StatusNormalClosure, StatusProtocolError, StatusInvalidPayload, StatusPolicyViolation, StatusMessageTooBig:
+		case StatusNormalClosure, StatusProtocolError, StatusInvalidPayload, StatusPolicyViolation, StatusMessageTooBig,
+			StatusNoStatus: // an empty close frame answering the client's empty one
 		default:
 			if !validCloseCode(code) { // an echoed client close code
 				t.Fatalf("server closed with %d after %q", code, stream)
