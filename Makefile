@@ -1,6 +1,6 @@
 # Every module of the workspace, tested one by one (go test ./... does not
 # cross module boundaries).
-GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp adapters/gin adapters/echo adapters/iris examples conformance soak
+GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp adapters/gin adapters/echo adapters/iris brokers/nats brokers/redis examples conformance soak
 GOFLAGS_TEST ?= -race -count=1
 
 .PHONY: test test-go test-js test-integration lint bench js soak

@@ -23,6 +23,7 @@ const (
 	DefaultMaxQueuedBytes    = 4 << 20
 	DefaultShutdownGrace     = 5 * time.Second
 	DefaultMaxRooms          = 1024
+	DefaultMaxBrokerQueue    = 8192
 
 	// compressionThreshold is the smallest payload worth deflating: below it
 	// the deflate block overhead eats the gain.
@@ -179,6 +180,31 @@ type Config struct {
 	// Logger receives handler panics and unexpected I/O errors.
 	// Default slog.Default().
 	Logger *slog.Logger
+
+	// Broker makes this Server one node of a cluster: broadcasts, room
+	// emits, emits to a connection ID and Server.Ask reach the connections
+	// of every node sharing the broker (brokers/nats, brokers/redis, or
+	// MemoryBroker in one process). Default nil: the Server is alone, and
+	// emits cost nothing more. See the Broker type for what crosses and
+	// the README's "Scale-out" section for the delivery guarantees.
+	Broker Broker
+
+	// NodeID names this node in the cluster; it must differ between the
+	// nodes running at a time. Default: 64 random bits, hex-encoded, new
+	// for each Server.
+	NodeID string
+
+	// MaxBrokerQueue bounds the messages waiting to be handed to the
+	// Broker. When the broker is slower than the node's emits, the excess
+	// is dropped and counted (Stats().Broker.Lost) rather than stalling the
+	// emitting handlers. Default 8192.
+	MaxBrokerQueue int
+
+	// OnBrokerStatus, if set, is called when the broker connection is lost
+	// and when it is back, with the number of messages that could not cross
+	// meanwhile. It runs on the broker's goroutine; keep it short. The
+	// outage is also logged (Warn) and counted in Stats().Broker.
+	OnBrokerStatus func(BrokerStatus)
 }
 
 // withDefaults returns a copy of c with every zero field set to its default
@@ -221,6 +247,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Broker != nil && c.NodeID == "" {
+		c.NodeID = randomNodeID()
+	}
+	if c.MaxBrokerQueue <= 0 {
+		c.MaxBrokerQueue = DefaultMaxBrokerQueue
 	}
 	c.Subprotocols = append([]string(nil), c.Subprotocols...)
 	c.OriginPatterns = append([]string(nil), c.OriginPatterns...)

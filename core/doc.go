@@ -34,4 +34,15 @@
 // only a socket that is backed up gets a writer of its own. A full queue
 // applies Config.SlowConsumer. A handler panic closes its connection with
 // 1011 and the server keeps serving.
+//
+// # Scale-out
+//
+// Several Servers become one cluster when each gets a Broker in
+// Config.Broker (modules brokers/nats and brokers/redis; MemoryBroker
+// within one process): broadcasts, room emits and emits to a connection ID
+// reach the clients of every node, Server.Ask asks a connection wherever
+// it is, and Server.ClusterRoomLen counts a room across nodes. Each node
+// holds one broker connection and one subscription per room that has
+// local members; emits never wait for the broker. broker.go describes what
+// crosses and the README's "Scale-out" section what is guaranteed.
 package wsevents

@@ -38,6 +38,12 @@ var (
 	// ErrWrongKind is returned by Message.Decode when the payload kind cannot
 	// be decoded into the given value.
 	ErrWrongKind = errors.New("wsevents: payload kind does not match")
+	// ErrBrokerDown is reported (OnBrokerStatus, and by cluster queries)
+	// while the node has no working connection to its Broker.
+	ErrBrokerDown = errors.New("wsevents: broker unreachable")
+	// ErrClusterIncomplete is returned by ClusterRoomLen when some node
+	// did not answer: the count it returns then covers the others.
+	ErrClusterIncomplete = errors.New("wsevents: not every node answered")
 )
 
 // StatusCode is a WebSocket close code (RFC 6455 section 7.4).

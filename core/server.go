@@ -22,6 +22,7 @@ type Server struct {
 	onConn []func(Connection)
 	conns  map[string]*Conn
 	rooms  map[string]map[*Conn]struct{}
+	cl     *cluster // nil without Config.Broker
 
 	// wq is the ready list of the shared writers (writers.go).
 	wq struct {
@@ -57,6 +58,9 @@ func New(cfg Config) *Server {
 		cfg:   cfg.withDefaults(),
 		conns: make(map[string]*Conn),
 		rooms: make(map[string]map[*Conn]struct{}),
+	}
+	if s.cfg.Broker != nil {
+		s.cl = newCluster(s)
 	}
 	s.frames = newFramePool(s.cfg.WriteBufferSize)
 	s.wq.max = maxWriters()
@@ -139,6 +143,7 @@ type Stats struct {
 	Refused     uint64 // handshakes refused (origin, bad request, shutdown)
 	Dropped     uint64 // messages dropped by the SlowConsumerDrop policy or a full queue
 	Panics      uint64 // handler panics (each closed its connection with 1011)
+	Broker      BrokerStats
 }
 
 // Stats returns the server's counters.
@@ -149,7 +154,15 @@ func (s *Server) Stats() Stats {
 		Refused:     s.stats.refused.Load(),
 		Dropped:     s.stats.dropped.Load(),
 		Panics:      s.stats.panics.Load(),
+		Broker:      s.brokerStats(),
 	}
+}
+
+func (s *Server) brokerStats() BrokerStats {
+	if s.cl == nil {
+		return BrokerStats{}
+	}
+	return s.cl.stats()
 }
 
 // Shutdown stops accepting connections, closes every connection with 1001
@@ -159,6 +172,10 @@ func (s *Server) Stats() Stats {
 // context.DeadlineExceeded, is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	if s.cl != nil {
+		// After the connections: their last emits still cross.
+		defer s.cl.close()
+	}
 	s.mu.RLock()
 	all := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
@@ -196,6 +213,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // register adds c to the server; it fails when the ID is taken.
 func (s *Server) register(c *Conn) error {
+	s.clusterOn()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.conns[c.id]; dup {
@@ -236,6 +254,9 @@ func (s *Server) join(c *Conn, room string) error {
 	if members == nil {
 		members = make(map[*Conn]struct{})
 		s.rooms[room] = members
+		if s.cl != nil {
+			s.cl.roomChanged(room)
+		}
 	}
 	members[c] = struct{}{}
 	if c.rooms == nil {
@@ -263,6 +284,9 @@ func (s *Server) removeMember(c *Conn, room string) {
 	delete(members, c)
 	if len(members) == 0 {
 		delete(s.rooms, room)
+		if s.cl != nil {
+			s.cl.roomChanged(room)
+		}
 	}
 }
 
@@ -318,11 +342,22 @@ func (s *Server) fanOut(from *Conn, target string, o *outgoing) error {
 	o.fanning = true
 	s.mu.RLock()
 	err := s.fanOutLocked(from, target, o)
+	route := routeNone
+	if s.cl != nil {
+		route = s.route(from, target)
+	}
 	s.mu.RUnlock()
 	// The hook runs without the registry lock: it may Leave, Join or call
 	// the Server's methods.
 	for _, c := range o.slow {
 		s.cfg.OnSlowConsumer(c, c.dropped.Load())
+	}
+	if route != routeNone {
+		// The target may live on other nodes: not finding it here is no error.
+		if err == ErrNoConnection {
+			err = nil
+		}
+		s.clusterOn().publishEmit(route, from, target, o)
 	}
 	return err
 }

@@ -30,4 +30,14 @@
 // is the adapter's choice, usually goleak.VerifyTestMain in its TestMain.
 // Dial and Client are exported for the adapter's own tests (a framework
 // context reaching c.Request(), a middleware in front of the handler).
+//
+// # Brokers
+//
+// RunCluster is the same idea for brokers (brokers/nats, brokers/redis):
+// given a way to make a node's Broker, to count subscriptions in the broker
+// itself and, optionally, to stop and restart the broker and to run a node
+// in a process of its own (ServeClusterNode), it checks exactly-once
+// delivery of every kind of emit across three nodes, one subscription per
+// node per room, Ask and room counts across nodes, and recovery from a
+// broker restart during traffic.
 package wseventstest
