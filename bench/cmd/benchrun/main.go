@@ -129,10 +129,13 @@ func presets(name string) (preset, error) {
 	// One broadcast at a time: no coalescing of frames per connection.
 	bcast1 := bcast
 	bcast1.Inflight = 1
+	// 10,000 receivers in one load generator (20,000 open files per process).
+	bcast10k := bcast
+	bcast10k.Conns = 10000
 	switch name {
 	case "short":
 		return preset{
-			cases:    []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1},
+			cases:    []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1, bcast10k},
 			reps:     3,
 			warmup:   500 * time.Millisecond,
 			duration: time.Second,
@@ -151,7 +154,7 @@ func presets(name string) (preset, error) {
 		}
 		bcastEv1 := bcastEv
 		bcastEv1.Inflight = 1
-		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1)
+		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1, bcast10k)
 		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second, idle: defaultIdle()}, nil
 	case "idle":
 		return preset{idle: defaultIdle()}, nil
