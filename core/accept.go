@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -17,8 +16,9 @@ import (
 
 // ServeHTTP upgrades the request to a WebSocket connection and serves it:
 // the request's goroutine becomes the connection's read goroutine, and
-// ServeHTTP returns when the connection ends or, on Linux, when it has been
-// idle for a second and parks (see the package doc): work to do when a
+// ServeHTTP returns when the connection ends or, on Linux, when it parks
+// idle (see the package doc; a client that sends nothing right after the
+// handshake makes that happen as soon as OnConnection returns): work to do when a
 // connection ends belongs in OnDisconnect, not after ServeHTTP returns. A
 // request that is not a valid WebSocket handshake, comes from
 // a refused origin or arrives during Shutdown gets an HTTP error through
@@ -99,7 +99,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if accepted {
 		in = &inflater{takeover: !ext.ClientNoContextTakeover}
 	}
-	s.serveConn(s.newConn(netConn, s.cfg.IDGenerator(r), r, proto, in, pending))
+	id := s.cfg.IDGenerator(r)
+	s.serveConn(s.newConn(netConn, id, retainedRequest(r), proto, in, pending))
+}
+
+// handshakeHeaders are the request headers that only the handshake reads.
+var handshakeHeaders = [...]string{"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions"}
+
+// retainedRequest is what a connection keeps of its upgrade request for its
+// whole life: a shallow copy whose Header lacks the handshake's own headers
+// (they mean nothing once the connection is up) and shares no storage with
+// the request the HTTP server parsed, so that storage is freed with it.
+func retainedRequest(r *http.Request) *http.Request {
+	n, vals := 0, 0
+	for k, v := range r.Header {
+		if !isHandshakeHeader(k) {
+			n++
+			vals += len(v)
+		}
+	}
+	h := make(http.Header, n)
+	all := make([]string, 0, vals) // one backing array for every value kept
+	for k, v := range r.Header {
+		if !isHandshakeHeader(k) {
+			start := len(all)
+			all = append(all, v...)
+			h[k] = all[start:len(all):len(all)]
+		}
+	}
+	kept := r.WithContext(r.Context())
+	kept.Header = h
+	return kept
+}
+
+func isHandshakeHeader(k string) bool {
+	for _, h := range handshakeHeaders {
+		if k == h {
+			return true
+		}
+	}
+	return false
 }
 
 // serveConn registers an upgraded connection, runs OnConnection and
@@ -160,15 +199,19 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		state:   &c.state,
 	}
 	c.rd.parkAfter = parkDelay(c)
+	// A new connection whose client has sent nothing yet parks as soon as
+	// OnConnection is done, instead of holding its goroutine for a first
+	// parkAfter: a burst of connections (a deploy, a reconnect storm) then
+	// costs goroutines only for the handshakes under way, and the runtime
+	// never frees a goroutine's descriptor once it exists.
+	c.rd.parkNow = c.rd.parkAfter > 0
 	return c
 }
 
-// startKeepalive arms the ping timer.
+// startKeepalive puts the connection into its server's keepalive wheel.
 func (c *Conn) startKeepalive() {
 	if p := c.srv.cfg.PingPeriod; p > 0 {
-		// Armed only after c.timer is set: the callback reads it.
-		c.timer = time.AfterFunc(time.Hour, c.keepalive)
-		c.timer.Reset(p)
+		c.srv.ka.add(c, p)
 	}
 }
 

@@ -105,6 +105,10 @@ type Config struct {
 
 	// PingPeriod is how often the server pings each connection. Default 25s,
 	// under the 30-60s idle timeouts of common proxies and load balancers.
+	// Pings and pong deadlines are kept by one goroutine per Server (none
+	// while it has no connection), on a clock of a quarter of the shortest
+	// keepalive delay: a ping or a pong timeout is never early and at most
+	// that quarter late.
 	PingPeriod time.Duration
 
 	// PongTimeout is how long after a ping the server waits for any frame

@@ -92,10 +92,13 @@ type Conn struct {
 
 	askID atomic.Uint64
 
-	// keepalive
-	timer   *time.Timer
+	// keepalive (keepalive.go)
 	heard   atomic.Bool
-	pinging bool // touched only by the timer callback
+	pinging bool  // touched only by the keepalive goroutine
+	kaOn    bool  // in the wheel; guarded by srv.ka.mu, as kaSlot and kaPos
+	kaSlot  int32 // wheel slot, or kaOff, kaStepping
+	kaPos   int32 // index in the slot
+	kaDue   int64 // tick of the next step
 
 	parkState             // poller_linux.go
 	rd        reader      // read goroutine only
@@ -110,7 +113,11 @@ func (c *Conn) ID() string { return c.id }
 func (c *Conn) Server() *Server { return c.srv }
 
 // Request is the HTTP upgrade request (headers, URL, cookies, and the
-// values adapters and middleware put in its context).
+// values adapters and middleware put in its context), as kept for the
+// connection's life: a copy without the headers only the handshake reads
+// (Connection, Upgrade, Sec-WebSocket-Key, -Version and -Extensions), so
+// that an idle connection does not hold them. Config.IDGenerator and
+// Config.CheckOrigin see the request whole.
 func (c *Conn) Request() *http.Request { return c.req }
 
 // Context is done when the connection ends. It carries the upgrade
@@ -401,33 +408,32 @@ func (c *Conn) reportError(err error) {
 	}
 }
 
-// keepalive is the timer callback: alternately send a ping, then check
-// that something arrived since. No goroutine waits between ticks.
-func (c *Conn) keepalive() {
+// keepaliveStep is one step of c's keepalive (keepalive.go): alternately
+// send a ping, then check that something arrived since. It returns the
+// delay to the next step, 0 when the connection is no longer open.
+func (c *Conn) keepaliveStep() time.Duration {
 	if c.state.Load() != stateOpen {
-		return
+		return 0
 	}
 	cfg := &c.srv.cfg
 	if c.pinging {
 		c.pinging = false
 		if !c.heard.Load() {
 			c.closeAsync(StatusGoingAway, "pong timeout", true)
-			return
+			return 0
 		}
 		if rest := cfg.PingPeriod - cfg.PongTimeout; rest > 0 {
-			c.timer.Reset(rest)
-			return
+			return rest
 		}
 	}
 	if cfg.PongTimeout == 0 {
 		c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
-		c.timer.Reset(cfg.PingPeriod)
-		return
+		return cfg.PingPeriod
 	}
 	// Forget what came before the ping first: the pong may come back
 	// before enqueueControl returns.
 	c.heard.Store(false)
 	c.enqueueControl(c.srv.frames.controlFrame(opPing, nil))
 	c.pinging = true
-	c.timer.Reset(cfg.PongTimeout)
+	return cfg.PongTimeout
 }

@@ -23,10 +23,16 @@
 // # Engine
 //
 // Each connection has one read goroutine, which holds no read buffer while
-// the connection is idle on Unix. On Linux a connection idle for a second
-// gives up that goroutine too: its socket waits in a process-wide epoll set
-// and the next byte, its close or a failed write starts a new one
-// (WSEVENTS_EPOLL=0 in the environment turns this off). Handlers of a
+// the connection is idle on Unix. On Linux an idle connection gives up that
+// goroutine too: its socket waits in a process-wide epoll set and the next
+// byte, its close or a failed write starts a new one. A connection parks
+// so once it has been idle for a second, and a new one at once if its
+// client has sent nothing when OnConnection returns, so a burst of new
+// connections costs goroutines only for the handshakes under way
+// (WSEVENTS_EPOLL=0 in the environment turns parking off). Keepalive runs
+// on one goroutine per Server, not a timer per connection, and a
+// connection keeps of its upgrade request all but the handshake's own
+// headers. Handlers of a
 // connection run on its read goroutine, in order; a handler that blocks
 // holds up only its own connection. Emits never block: a message is encoded once, however many
 // connections it goes to, and queued on each; a few shared writer

@@ -149,3 +149,28 @@ func TestParkedConnectionKeepalive(t *testing.T) {
 		t.Fatal("a parked client that stopped answering pings was not closed")
 	}
 }
+
+// A new connection whose client has sent nothing parks as soon as
+// OnConnection returns, not after its idle delay (an hour here), and
+// serves as before once its client speaks. After that the idle delay
+// applies again.
+func TestNewConnectionParksAtOnce(t *testing.T) {
+	needParking(t)
+	s := New(Config{PingPeriod: -1})
+	s.parkAfter = time.Hour
+	s.OnConnection(func(c Connection) {
+		c.On("echo", func(m string) { c.Emit("echo", m) })
+	})
+	url := testServer(t, s)
+	c := dialEvents(t, url)
+	waitFor(t, "the new, silent connection parked", func() bool { return parkedNow(s) == 1 })
+	c.send("et:echo\nhello")
+	c.expect("et:echo\nhello")
+	// Woken, it keeps its goroutine for its idle delay.
+	time.Sleep(50 * time.Millisecond)
+	if n := parkedNow(s); n != 0 {
+		t.Fatalf("%d connections parked again before their idle delay", n)
+	}
+	c.send("et:echo\nagain")
+	c.expect("et:echo\nagain")
+}

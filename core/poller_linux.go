@@ -21,7 +21,7 @@ import (
 // keeps its goroutine, as on other platforms): a diagnostics switch, and the
 // second pass of the core tests.
 
-var idleParkAfter = time.Second // shortened by the tests
+var idleParkAfter = time.Second // each Server's parkAfter; shortened by the tests
 
 var parkingEnabled = os.Getenv("WSEVENTS_EPOLL") != "0"
 
@@ -142,7 +142,7 @@ func parkDelay(c *Conn) time.Duration {
 	if !parkingEnabled || c.rawW == nil || c.client {
 		return 0
 	}
-	return idleParkAfter
+	return c.srv.parkAfter
 }
 
 // unpark gives a parked connection its goroutine back, so that it sees its

@@ -15,4 +15,6 @@ func (c *Conn) unparkRelease() {}
 
 func parkDelay(*Conn) time.Duration { return 0 }
 
+const idleParkAfter = 0 // never
+
 func parkedConns() int { return 0 }

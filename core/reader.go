@@ -31,6 +31,7 @@ type reader struct {
 	// parking (poller_linux.go): an idle wait longer than parkAfter ends
 	// the read goroutine with errPark
 	parkAfter time.Duration
+	parkNow   bool          // the first idle wait parks at once (see newConn)
 	parkOK    bool          // set by the read loop while it waits between messages
 	idleArmed bool          // the idle deadline is set
 	state     *atomic.Int32 // the connection's; no idle deadline once it closes
@@ -69,7 +70,12 @@ func (rd *reader) fill() error {
 		if len(rd.pending) == 0 && rd.waitRaw != nil {
 			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.state.Load() == stateOpen {
 				rd.idleArmed = true
-				rd.conn.SetReadDeadline(time.Now().Add(rd.parkAfter))
+				d := rd.parkAfter
+				if rd.parkNow {
+					// Already expired: the wait parks unless data is here.
+					d, rd.parkNow = 0, false
+				}
+				rd.conn.SetReadDeadline(time.Now().Add(d))
 			}
 			// Wait for readability holding no buffer; take one only to read.
 			for {

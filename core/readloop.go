@@ -390,9 +390,7 @@ func (c *Conn) finish() {
 	c.netConn.Close()
 	c.rd.r, c.rd.w, c.rd.pending = 0, 0, nil
 	c.rd.release()
-	if c.timer != nil {
-		c.timer.Stop()
-	}
+	c.srv.ka.remove(c)
 	c.cancel()
 	for _, room := range c.srv.unregister(c) {
 		c.safeHook(func() { c.fireLeave(room) })

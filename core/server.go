@@ -33,6 +33,9 @@ type Server struct {
 		max     int
 	}
 
+	ka        keepalive     // keepalive.go
+	parkAfter time.Duration // idle time before a connection parks (poller_linux.go)
+
 	closing atomic.Bool
 	// live counts connections being served; Shutdown waits for zero. (A
 	// WaitGroup cannot take Add while Shutdown waits.)
@@ -62,6 +65,10 @@ func New(cfg Config) *Server {
 	if s.cfg.Broker != nil {
 		s.cl = newCluster(s)
 	}
+	if s.cfg.PingPeriod > 0 {
+		s.ka.init(&s.cfg)
+	}
+	s.parkAfter = idleParkAfter
 	s.frames = newFramePool(s.cfg.WriteBufferSize)
 	s.wq.max = maxWriters()
 	size := s.cfg.ReadBufferSize

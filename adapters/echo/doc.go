@@ -10,7 +10,8 @@
 // serves another request, and its route parameter values are overwritten
 // in place. Handler runs the connection on Echo's handler goroutine, which
 // returns when the connection ends or parks idle (on Linux, after a second
-// without input; see wsevents' package doc), and a Connection outlives
+// without input or when the client has sent nothing yet; see wsevents'
+// package doc), and a Connection outlives
 // its connection (handlers keep it, goroutines read it after OnDisconnect)
 // and an echo.Context is not safe for concurrent use anyway. So no
 // echo.Context is ever handed to wsevents handlers. Instead, before the

@@ -9,7 +9,8 @@
 // Gin pools its *gin.Context: once the route's handlers return, the same
 // value serves another request. Handler runs the connection on Gin's
 // handler goroutine, which returns when the connection ends or parks idle
-// (on Linux, after a second without input; see wsevents' package doc), and
+// (on Linux, after a second without input or when the client has sent
+// nothing yet; see wsevents' package doc), and
 // a Connection outlives its connection (handlers keep it, goroutines read
 // it after OnDisconnect) and a *gin.Context is not safe for concurrent use
 // anyway. So no *gin.Context is ever handed to wsevents handlers. Instead,

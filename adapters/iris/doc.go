@@ -20,7 +20,8 @@
 // off (ctx.DisablePoolRelease). Handler keeps the pool on: it runs the
 // connection on Iris's handler goroutine, which returns (and Iris releases
 // the context) when the connection ends or parks idle (on Linux, after a
-// second without input; see wsevents' package doc), while the Connection
+// second without input or when the client has sent nothing yet; see
+// wsevents' package doc), while the Connection
 // lives on. Two things make that release safe:
 //
 //   - No *context.Context reaches wsevents handlers, which may keep the
