@@ -1,6 +1,7 @@
 package wsevents
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"runtime"
@@ -173,4 +174,36 @@ func TestNewConnectionParksAtOnce(t *testing.T) {
 	}
 	c.send("et:echo\nagain")
 	c.expect("et:echo\nagain")
+}
+
+// A connection that keeps talking never parks, even though each wait
+// between its messages is short; once it falls silent it parks within
+// two idle delays.
+func TestBusyConnectionDoesNotPark(t *testing.T) {
+	needParking(t)
+	s := New(Config{PingPeriod: -1})
+	s.parkAfter = 40 * time.Millisecond
+	s.OnConnection(func(c Connection) {
+		c.On("echo", func(m string) { c.Emit("echo", m) })
+	})
+	url := testServer(t, s)
+	c := dialEvents(t, url)
+	c.send("et:echo\nfirst")
+	c.expect("et:echo\nfirst")
+	before := s.parks.Load() // the park at once of the new connection, if it came first
+	for end := time.Now().Add(300 * time.Millisecond); time.Now().Before(end); {
+		// Whole frames in one write, as browsers send them: no message
+		// waits for its rest (which would set ReadTimeout's deadline).
+		var frame bytes.Buffer
+		ws.WriteFrame(&frame, ws.MaskFrame(ws.NewTextFrame([]byte("et:echo\nbusy"))))
+		if _, err := c.conn.Write(frame.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		c.expect("et:echo\nbusy")
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := s.parks.Load() - before; n != 0 {
+		t.Fatalf("a busy connection parked %d times", n)
+	}
+	waitFor(t, "the silent connection parked", func() bool { return parkedNow(s) == 1 })
 }

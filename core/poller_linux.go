@@ -133,6 +133,7 @@ func (c *Conn) park() bool {
 		// Still ours if nobody resumed it meanwhile: go on reading.
 		return !c.parked.CompareAndSwap(true, false)
 	}
+	c.srv.parks.Add(1)
 	return true
 }
 

@@ -32,6 +32,7 @@ type reader struct {
 	// the read goroutine with errPark
 	parkAfter time.Duration
 	parkNow   bool          // the first idle wait parks at once (see newConn)
+	recent    bool          // bytes arrived since the idle deadline was set
 	parkOK    bool          // set by the read loop while it waits between messages
 	idleArmed bool          // the idle deadline is set
 	state     *atomic.Int32 // the connection's; no idle deadline once it closes
@@ -70,6 +71,7 @@ func (rd *reader) fill() error {
 		if len(rd.pending) == 0 && rd.waitRaw != nil {
 			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.state.Load() == stateOpen {
 				rd.idleArmed = true
+				rd.recent = false
 				d := rd.parkAfter
 				if rd.parkNow {
 					// Already expired: the wait parks unless data is here.
@@ -82,6 +84,15 @@ func (rd *reader) fill() error {
 				err := rd.waitRaw(rd)
 				if !rd.idleDeadline(err) {
 					return err
+				}
+				if rd.recent && rd.state.Load() == stateOpen {
+					// Busy since the deadline was set, idle only for a
+					// moment: give it another parkAfter (once per
+					// parkAfter, not a deadline per message).
+					rd.recent = false
+					rd.idleArmed = true
+					rd.conn.SetReadDeadline(time.Now().Add(rd.parkAfter))
+					continue
 				}
 				if rd.parkOK {
 					return errPark
@@ -110,6 +121,7 @@ func (rd *reader) fill() error {
 		n, err := rd.conn.Read(rd.buf[rd.w:])
 		rd.w += n
 		if n > 0 {
+			rd.recent = true
 			return nil
 		}
 		if err != nil && !rd.idleDeadline(err) {

@@ -40,6 +40,7 @@ func rawWaiterFor(c net.Conn) rawWaiter {
 			return io.EOF
 		}
 		rd.w += n
+		rd.recent = true
 		return nil
 	}
 }

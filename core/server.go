@@ -35,6 +35,7 @@ type Server struct {
 
 	ka        keepalive     // keepalive.go
 	parkAfter time.Duration // idle time before a connection parks (poller_linux.go)
+	parks     atomic.Uint64 // connections parked so far, for the tests
 
 	closing atomic.Bool
 	// live counts connections being served; Shutdown waits for zero. (A
