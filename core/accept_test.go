@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -65,4 +66,41 @@ func TestRequestKeptWithoutHandshakeHeaders(t *testing.T) {
 	if v, _ := r.Context().Value(ctxKey{}).(string); v != "alice" {
 		t.Errorf("context value %q, want alice", v)
 	}
+}
+
+// OnPing sees the peer's pings, each answered with a pong carrying the
+// same payload; values set on a connection are there for its later
+// handlers, and each connection has its own.
+func TestOnPingAndValues(t *testing.T) {
+	s := New(Config{PingPeriod: -1})
+	pinged := make(chan string, 4)
+	s.OnConnection(func(c Connection) {
+		c.SetValue("user", c.Request().URL.Query().Get("user"))
+		c.OnPing(func() { pinged <- c.GetValue("user").(string) })
+		c.On("whoami", func() { c.Emit("you", c.GetValue("user")) })
+		c.On("forget", func() {
+			c.SetValue("user", nil)
+			c.Emit("you", c.GetValue("missing") == nil && c.GetValue("user") == nil)
+		})
+	})
+	url := testServer(t, s)
+	ann, bob := dialEvents(t, url+"?user=ann"), dialEvents(t, url+"?user=bob")
+
+	ws.WriteFrame(ann.conn, ws.MaskFrame(ws.NewPingFrame([]byte("p1"))))
+	if got := within(t, pinged, "OnPing"); got != "ann" {
+		t.Fatalf("OnPing ran for %q", got)
+	}
+	ann.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	f, err := ws.ReadFrame(ann.conn)
+	if err != nil || f.Header.OpCode != ws.OpPong || string(f.Payload) != "p1" {
+		t.Fatalf("answer to the ping: %v %v %q", err, f.Header.OpCode, f.Payload)
+	}
+	bob.send("et:whoami\n")
+	bob.expect("et:you\nbob")
+	ann.send("et:whoami\n")
+	ann.expect("et:you\nann")
+	ann.send("et:forget\n")
+	ann.expect("ej:you\ntrue")
+	bob.send("et:whoami\n")
+	bob.expect("et:you\nbob")
 }

@@ -32,6 +32,13 @@ type DialOptions struct {
 	// carries native messages only (PROTOCOL.md section 1).
 	Native bool
 
+	// Setup runs once, before the first connection is made: register the
+	// Client's handlers there (cl.On, cl.OnMessage, cl.OnDisconnect...).
+	// Handlers registered after Dial returns serve what arrives from then
+	// on, and a server that emits in OnConnection may have sent its first
+	// messages before them; those are dropped as events without a handler.
+	Setup func(cl *Client)
+
 	// OnConnect runs for each connection the Client makes, the first and
 	// every reconnection, before any of its messages is read.
 	OnConnect func(c *Conn)
@@ -75,8 +82,9 @@ func (e *HandshakeError) Error() string {
 // Client is the dialing side of a connection, with the vocabulary of the
 // server side (On, Emit, Ask, OnMessage, EmitMessage), for services and
 // tools that talk to a wsevents server from Go. Handlers registered on the
-// Client serve every connection it makes. Its methods are safe for
-// concurrent use.
+// Client serve every connection it makes; register them in
+// DialOptions.Setup to be sure none of the server's first messages comes
+// before them. Its methods are safe for concurrent use.
 type Client struct {
 	url  string
 	opts DialOptions
@@ -104,6 +112,9 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Client, error) {
 		done: make(chan struct{}),
 	}
 	cl.ctx, cl.stop = context.WithCancel(context.Background())
+	if opts.Setup != nil {
+		opts.Setup(cl)
+	}
 	c, err := cl.dial(ctx)
 	if err != nil {
 		cl.stop()
@@ -270,14 +281,19 @@ func (cl *Client) Conn() *Conn {
 	return cl.conn
 }
 
+// current is the open connection; a lost one whose successor is not up
+// yet (OnDisconnect hooks run then) counts as none.
 func (cl *Client) current() (*Conn, error) {
-	if c := cl.Conn(); c != nil {
+	if c := cl.Conn(); c != nil && c.state.Load() == stateOpen {
 		return c, nil
 	}
 	select {
 	case <-cl.done:
 		return nil, ErrClosed
 	default:
+		if cl.ctx.Err() != nil {
+			return nil, ErrClosed
+		}
 		return nil, ErrNotConnected
 	}
 }

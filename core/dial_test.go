@@ -111,15 +111,18 @@ func TestClientReconnects(t *testing.T) {
 	cl, err := Dial(context.Background(), "ws://"+addr, DialOptions{
 		Reconnect: &Reconnect{InitialDelay: 20 * time.Millisecond, MaxDelay: 100 * time.Millisecond},
 		OnConnect: func(*Conn) { mu.Lock(); connects++; mu.Unlock() },
+		// Before the first connection: the server emits at once.
+		Setup: func(cl *Client) {
+			cl.On("server", func(n int) { seen <- n })
+			cl.OnDisconnect(func() { lost <- struct{}{} })
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	cl.On("server", func(n int) { seen <- n })
-	cl.OnDisconnect(func() { lost <- struct{}{} })
-	cl.OnConnect(func(*Conn) { mu.Lock(); connects++; mu.Unlock() })
-	if n := <-seen; n != 1 {
+	cl.OnConnect(func(*Conn) { mu.Lock(); connects++; mu.Unlock() }) // from the next connection on
+	if n := within(t, seen, "the first server's event"); n != 1 {
 		t.Fatalf("first server said %d", n)
 	}
 
@@ -128,7 +131,7 @@ func TestClientReconnects(t *testing.T) {
 	defer cancel()
 	s1.Shutdown(ctx)
 	hs1.Close()
-	<-lost
+	within(t, lost, "the disconnect")
 	if err := cl.Emit("x", 1); !errors.Is(err, ErrNotConnected) && err != nil {
 		t.Fatalf("emit while down: %v", err)
 	}
@@ -223,5 +226,17 @@ func TestClientRejectsMaskedServerFrame(t *testing.T) {
 	<-cl.Done()
 	if code := CloseStatus(cl.Err()); code != StatusProtocolError {
 		t.Fatalf("client closed with %v", cl.Err())
+	}
+}
+
+// within receives from ch, failing the test after 5 seconds.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		panic("unreachable")
 	}
 }

@@ -25,12 +25,13 @@ func ExampleMemoryBroker() {
 	defer node2.Shutdown(ctx)
 
 	got := make(chan string, 1)
-	client, err := wsevents.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), wsevents.DialOptions{})
+	client, err := wsevents.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http"), wsevents.DialOptions{
+		Setup: func(cl *wsevents.Client) { cl.On("news", func(s string) { got <- s }) },
+	})
 	if err != nil {
 		panic(err)
 	}
 	defer client.Close()
-	client.On("news", func(s string) { got <- s })
 
 	// Nodes start with their first connection or emit, then find each other.
 	for len(node1.ClusterNodes()) == 0 || len(node2.ClusterNodes()) == 0 {
