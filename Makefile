@@ -23,9 +23,10 @@ lint:
 	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi; \
 	for m in $(GO_MODULES); do (cd $$m && go vet ./...); done
 
-## test-js: build and test the TypeScript client, and fail if core's embedded copy is stale
+## test-js: fail if core's embedded copy of the client is stale, then build and
+## test the TypeScript client (the check comes first: the build rewrites the copy)
 test-js: jsclient/node_modules/.package-lock.json
-	cd jsclient && npm test && npm run --silent check-bundle
+	cd jsclient && npm run --silent check-bundle && npm test
 
 ## test-integration: the JS client against the real Go server (examples/jstest), and
 ## the chat example in Chromium (/usr/bin/chromium; skipped without it unless CI=true)
