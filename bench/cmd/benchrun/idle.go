@@ -38,9 +38,10 @@ type IdleConfig struct {
 }
 
 // idleLibs: the libraries on /echo (native). wsevents runs last in every
-// repetition. neffos-sync is left out: it differs from neffos only in the
-// broadcaster, which an idle connection never touches.
-var idleLibs = []string{"gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos", "wsevents"}
+// repetition, after its framework adapters (extra rows, reported against
+// wsevents over net/http). neffos-sync is left out: it differs from neffos
+// only in the broadcaster, which an idle connection never touches.
+var idleLibs = []string{"gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos", "wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents"}
 
 func defaultIdle() *IdleConfig {
 	return &IdleConfig{Conns: 15000, Shards: 3, Reps: 3, Libs: slices.Clone(idleLibs)}
@@ -494,7 +495,7 @@ func idleGoal(ir *IdleResults) goalRow {
 	}
 	var peers []string
 	for _, l := range ir.Libs {
-		if s := sum[l]; l != "wsevents" && s != nil && s.Runs > s.Failed {
+		if s := sum[l]; l != "wsevents" && !isAdapter(l) && s != nil && s.Runs > s.Failed {
 			peers = append(peers, fmt.Sprintf("%s %.1f", l, s.RSS/1024))
 		}
 	}
@@ -516,7 +517,7 @@ func renderIdle(w func(string, ...any), ir *IdleResults) {
 		"handshake done, then silent (server pings answered); once the server holds them all (its open files) and its RSS has settled, "+
 		"a forced GC in the server (`/debug/gc`: `runtime.GC()` + `debug.FreeOSMemory()`, the benchserver's own code, the same for every library). "+
 		"Per connection: (after − baseline) ÷ %s of the server's VmRSS (`/proc/<pid>/status`), Go `HeapInuse`, `StackInuse`, `Sys` and goroutines. "+
-		"%d repetitions interleaved across libraries (wsevents last in each), medians.\n",
+		"%d repetitions interleaved across libraries (wsevents last in each, after its framework adapters), medians.\n",
 		thou(float64(ir.Conns)), ir.Shards, thou(float64(ir.Conns)), ir.Env.Reps)
 	w("- **Ratios** are wsevents ÷ peer: below 1 favours wsevents. Goal of issue 6: ≤ 3 KiB (3,072 B) process RSS per connection.\n\n")
 	ws := sum["wsevents"]
@@ -525,7 +526,7 @@ func renderIdle(w func(string, ...any), ir *IdleResults) {
 	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, l := range ir.Libs {
 		s := sum[l]
-		if s == nil {
+		if s == nil || isAdapter(l) {
 			continue
 		}
 		name := l
@@ -543,6 +544,35 @@ func renderIdle(w func(string, ...any), ir *IdleResults) {
 		}
 		w("| %s | %s | %.2f | %s | %s | %.2f | %s | %s | %s | %s |\n", name, thou(s.RSS), s.RSS/1024, thou(s.Heap), thou(s.Stack),
 			s.Goroutines, thou(s.Sys), rr, hr, idleStatus(s))
+	}
+	var adapters []string
+	for _, l := range ir.Libs {
+		if s := sum[l]; s != nil && isAdapter(l) {
+			adapters = append(adapters, l)
+		}
+	}
+	if len(adapters) > 0 {
+		if ws == nil {
+			ws = &IdleStat{}
+		}
+		w("\nwsevents over the framework adapters (the same server on a bare Gin, Echo or Iris router; variants of wsevents, not peers), "+
+			"as multiples of **wsevents over net/http** (%s B RSS, %s B heap + stacks per connection):\n\n", thou(ws.RSS), thou(ws.Heap+ws.Stack))
+		w("| wsevents over | process RSS B/conn | KiB/conn | Go heap in use B/conn | Go stacks B/conn | goroutines/conn | Go Sys B/conn | RSS × wsevents over net/http | heap+stacks × wsevents over net/http | runs |\n")
+		w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+		for _, l := range adapters {
+			s := sum[l]
+			rr, hr := "—", "—"
+			if okStat(ws) && okStat(s) {
+				if ws.RSS > 0 {
+					rr = fmt.Sprintf("%.2f", s.RSS/ws.RSS)
+				}
+				if ws.Heap+ws.Stack > 0 {
+					hr = fmt.Sprintf("%.2f", (s.Heap+s.Stack)/(ws.Heap+ws.Stack))
+				}
+			}
+			w("| %s | %s | %.2f | %s | %s | %.2f | %s | %s | %s | %s |\n", strings.TrimPrefix(l, "wsevents-"), thou(s.RSS), s.RSS/1024, thou(s.Heap), thou(s.Stack),
+				s.Goroutines, thou(s.Sys), rr, hr, idleStatus(s))
+		}
 	}
 	w("\nKernel memory, apart (not in the process RSS): the growth of the machine's slab memory (`Slab` of `/proc/meminfo`: socket, inode, " +
 		"file and epoll structures) and of the TCP socket buffers (`mem` of `/proc/net/sockstat`, pages), per connection. Both ends of each " +

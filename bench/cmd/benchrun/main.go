@@ -4,9 +4,16 @@
 // results/results.md (with ratios of wsevents against each peer),
 // results/results.json (every run) and results/chart.png/.svg.
 //
-//	go run ./cmd/benchrun -preset short      # a few minutes
+//	go run ./cmd/benchrun -preset short      # about 10 minutes
 //	go run ./cmd/benchrun -preset full       # all sizes and connection counts, idle memory
 //	go run ./cmd/benchrun -preset idle       # idle memory only
+//	go run ./cmd/benchrun -preset short -cases rooms -libs wsevents,gws -out /tmp/b   # iterate on some cases
+//
+// The cases are loadgen's scenarios: echo, broadcast (1,000 and 10,000
+// receivers, 16 or 1 in flight), rooms (100 rooms × 100 members) and
+// latency (echo at a fixed offered rate, p50 to max). wsevents over the
+// Gin, Echo and Iris adapters runs in the echo cases of 100 connections and
+// in idle memory, reported against wsevents over net/http, not as a peer.
 //
 // With -preset full, and alone with -preset idle, the idle memory scenario
 // runs too (idle.go): 15,000 idle connections per fresh server, process RSS,
@@ -44,36 +51,54 @@ import (
 
 // Case is one measured configuration; Libs are the libraries run in it.
 type Case struct {
-	Scenario string
+	Scenario string // echo, broadcast, rooms, latency
 	Format   string // native, wsevents (events), neffos (events)
-	Conns    int
+	Conns    int    // rooms: members of all rooms together
 	Size     int
-	Inflight int
-	Libs     []string
+	Inflight int     // broadcast: in all; rooms: per room
+	Rooms    int     // rooms
+	Rate     float64 // latency: offered messages per second in all
+	// Reps, when set, caps the repetitions of this case below the
+	// preset's (the 10,000-connection cases cost most of a short run).
+	Reps int
+	Libs []string
 }
 
 func (c Case) ID() string {
 	s := fmt.Sprintf("%s-%s-%dB-%dc", c.Scenario, c.Format, c.Size, c.Conns)
-	if c.Scenario == "broadcast" {
+	switch c.Scenario {
+	case "broadcast":
 		s += fmt.Sprintf("-%dif", c.Inflight)
+	case "rooms":
+		s += fmt.Sprintf("-%dr-%dif", c.Rooms, c.Inflight)
+	case "latency":
+		s += fmt.Sprintf("-%.0fps", c.Rate)
 	}
 	return s
 }
 
+func (c Case) mode() string {
+	if c.Format != "native" {
+		return "events"
+	}
+	return "native"
+}
+
 // Title is the case as the tables show it.
 func (c Case) Title() string {
-	mode := "native"
-	if c.Format != "native" {
-		mode = "events"
-	}
-	if c.Scenario == "broadcast" {
-		return fmt.Sprintf("broadcast %s, %d B, %d receivers, %d in flight", mode, c.Size, c.Conns, c.Inflight)
+	switch c.Scenario {
+	case "broadcast":
+		return fmt.Sprintf("broadcast %s, %d B, %s receivers, %d in flight", c.mode(), c.Size, thou(float64(c.Conns)), c.Inflight)
+	case "rooms":
+		return fmt.Sprintf("rooms %s, %d B, %d rooms × %d members, %d in flight per room", c.mode(), c.Size, c.Rooms, c.Conns/max(c.Rooms, 1), c.Inflight)
+	case "latency":
+		return fmt.Sprintf("fixed-rate echo %s, %d B, %d conns, %s msg/s offered", c.mode(), c.Size, c.Conns, thou(c.Rate))
 	}
 	conns := "conns"
 	if c.Conns == 1 {
 		conns = "conn"
 	}
-	return fmt.Sprintf("echo %s, %d B, %d %s, one message in flight per connection", mode, c.Size, c.Conns, conns)
+	return fmt.Sprintf("echo %s, %d B, %d %s, one message in flight per connection", c.mode(), c.Size, c.Conns, conns)
 }
 
 // Short is the case as chart labels show it.
@@ -86,8 +111,17 @@ func (c Case) Short() string {
 	if c.Format != "native" {
 		mode = " ev"
 	}
-	if c.Scenario == "broadcast" {
-		return fmt.Sprintf("%s/%dif%s", size, c.Inflight, mode)
+	switch c.Scenario {
+	case "broadcast": // receivers and in flight; the size only when not 64 B
+		s := fmt.Sprintf("%dk/%dif%s", c.Conns/1000, c.Inflight, mode)
+		if c.Size != 64 {
+			s = size + "/" + s
+		}
+		return s
+	case "rooms":
+		return "rooms" + mode
+	case "latency":
+		return fmt.Sprintf("%s/%dc@%.0fk/s%s", size, c.Conns, c.Rate/1000, mode)
 	}
 	return fmt.Sprintf("%s/%dc%s", size, c.Conns, mode)
 }
@@ -97,7 +131,15 @@ var (
 	nativeBcast    = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody"}
 	eventEchoLibs  = []string{"wsevents", "neffos"}
 	eventBcastLibs = []string{"wsevents", "neffos", "neffos-sync"}
+	// adapterLibs are wsevents on Gin, Echo and Iris: variants of wsevents
+	// (the same servers behind another router), not peers. They run in the
+	// echo cases of 100 connections and in idle memory, and are reported
+	// against wsevents over net/http.
+	adapterLibs = []string{"wsevents-gin", "wsevents-echo", "wsevents-iris"}
 )
+
+// isAdapter reports whether lib is wsevents over a framework adapter.
+func isAdapter(lib string) bool { return slices.Contains(adapterLibs, lib) }
 
 // formatOf is the loadgen format of lib in a case of the given mode.
 func formatOf(lib, caseFormat string) string {
@@ -118,11 +160,19 @@ type preset struct {
 }
 
 func presets(name string) (preset, error) {
+	// The echo cases of 100 connections also run wsevents over the
+	// framework adapters.
+	withAdapters := func(c Case) Case {
+		if c.Conns == 100 {
+			c.Libs = append(slices.Clone(c.Libs), adapterLibs...)
+		}
+		return c
+	}
 	echo := func(size, conns int) Case {
-		return Case{Scenario: "echo", Format: "native", Conns: conns, Size: size, Libs: nativeLibs}
+		return withAdapters(Case{Scenario: "echo", Format: "native", Conns: conns, Size: size, Libs: nativeLibs})
 	}
 	echoEv := func(size, conns int) Case {
-		return Case{Scenario: "echo", Format: "events", Conns: conns, Size: size, Libs: eventEchoLibs}
+		return withAdapters(Case{Scenario: "echo", Format: "events", Conns: conns, Size: size, Libs: eventEchoLibs})
 	}
 	bcast := Case{Scenario: "broadcast", Format: "native", Conns: 1000, Size: 64, Inflight: 16, Libs: nativeBcast}
 	bcastEv := Case{Scenario: "broadcast", Format: "events", Conns: 1000, Size: 64, Inflight: 16, Libs: eventBcastLibs}
@@ -132,10 +182,23 @@ func presets(name string) (preset, error) {
 	// 10,000 receivers in one load generator (20,000 open files per process).
 	bcast10k := bcast
 	bcast10k.Conns = 10000
+	// ... one broadcast at a time: the fan-out's latency.
+	bcast10k1 := bcast10k
+	bcast10k1.Inflight = 1
+	// 100 rooms × 100 members (10,000 connections), one message in flight
+	// per room (100 in all), each sent by the room's members in turn.
+	rooms := Case{Scenario: "rooms", Format: "native", Conns: 10000, Size: 64, Inflight: 1, Rooms: 100, Libs: nativeBcast}
+	roomsEv := rooms
+	roomsEv.Format, roomsEv.Libs = "events", eventBcastLibs
+	// Echo at a fixed offered rate, far below every library's saturation
+	// (40,000 msg/s and more at 100 connections here).
+	latency := Case{Scenario: "latency", Format: "native", Conns: 100, Size: 64, Rate: 10000, Libs: nativeLibs}
 	switch name {
 	case "short":
+		few := func(c Case, reps int) Case { c.Reps = reps; return c }
 		return preset{
-			cases:    []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1, bcast10k},
+			cases: []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1, bcast10k,
+				few(bcast10k1, 1), few(rooms, 1), few(roomsEv, 1), few(latency, 2)},
 			reps:     3,
 			warmup:   500 * time.Millisecond,
 			duration: time.Second,
@@ -154,12 +217,20 @@ func presets(name string) (preset, error) {
 		}
 		bcastEv1 := bcastEv
 		bcastEv1.Inflight = 1
-		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1, bcast10k)
+		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1, bcast10k, bcast10k1, rooms, roomsEv, latency)
 		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second, idle: defaultIdle()}, nil
 	case "idle":
 		return preset{idle: defaultIdle()}, nil
 	}
 	return preset{}, fmt.Errorf("unknown preset %q (short, full, idle)", name)
+}
+
+// repsOf is the number of repetitions of c in a preset of reps.
+func repsOf(c Case, reps int) int {
+	if c.Reps > 0 {
+		return min(c.Reps, reps)
+	}
+	return reps
 }
 
 // Run is one loadgen result (its JSON) plus where it ran.
@@ -177,8 +248,24 @@ type Run struct {
 	Delivered  uint64   `json:"delivered"`
 	Lost       uint64   `json:"lost"`
 	Duplicated uint64   `json:"duplicated"`
+	Latency    *Latency `json:"latency,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
 	OK         bool     `json:"ok"`
+}
+
+// Latency is loadgen's result of the latency scenario (µs).
+type Latency struct {
+	Rate    float64 `json:"rate"`
+	Samples int     `json:"samples"`
+	P50     float64 `json:"p50_us"`
+	P90     float64 `json:"p90_us"`
+	P99     float64 `json:"p99_us"`
+	P999    float64 `json:"p999_us"`
+	Max     float64 `json:"max_us"`
+	Mean    float64 `json:"mean_us"`
+	SendP50 float64 `json:"send_late_p50_us"`
+	SendP99 float64 `json:"send_late_p99_us"`
+	SendMax float64 `json:"send_late_max_us"`
 }
 
 type runner struct {
@@ -193,6 +280,7 @@ func main() {
 	reps := flag.Int("reps", 0, "repetitions (0: the preset's)")
 	out := flag.String("out", "results", "output `directory`")
 	only := flag.String("libs", "", "comma-separated libraries to run (default all)")
+	onlyCases := flag.String("cases", "", "comma-separated parts of case IDs: run only the cases whose ID contains one (e.g. rooms,latency,10000c-1if); the runs of other cases and libraries in a previous results.json of the same preset are kept")
 	bindir := flag.String("bindir", "", "directory with prebuilt benchserver and loadgen (default: build them)")
 	profile := flag.Bool("profile", true, "profile the wsevents server in the cases it loses")
 	port := flag.Int("port", 19200, "first port of the servers")
@@ -209,6 +297,16 @@ func main() {
 		if p.idle != nil {
 			p.idle.Reps = *reps
 		}
+	}
+	if *onlyCases != "" {
+		parts := strings.Split(*onlyCases, ",")
+		p.cases = slices.DeleteFunc(p.cases, func(c Case) bool {
+			return !slices.ContainsFunc(parts, func(s string) bool { return strings.Contains(c.ID(), s) })
+		})
+		if len(p.cases) == 0 {
+			log.Fatalf("benchrun: -cases %q matches no case of preset %s", *onlyCases, *presetName)
+		}
+		p.idle = nil // idle memory is -preset idle
 	}
 	if *only != "" {
 		keep := strings.Split(*only, ",")
@@ -242,7 +340,7 @@ func main() {
 
 	total := 0
 	for _, c := range p.cases {
-		total += len(c.Libs) * p.reps
+		total += len(c.Libs) * repsOf(c, p.reps)
 	}
 	start := time.Now()
 	var runs []Run
@@ -252,6 +350,9 @@ func main() {
 	done := 0
 	for rep := 1; rep <= p.reps && len(p.cases) > 0; rep++ {
 		for _, c := range p.cases {
+			if rep > repsOf(c, p.reps) {
+				continue
+			}
 			for _, lib := range c.Libs {
 				if ctx.Err() != nil {
 					log.Fatal("interrupted")
@@ -286,6 +387,29 @@ func main() {
 		res.Env, res.Runs = env, runs
 		if *profile {
 			profiles = r.profileLosses(ctx, p.cases, sum, *out)
+		}
+		if *onlyCases != "" && prev != nil && prev.Env.Preset == *presetName {
+			// Keep the previous runs of the (case, library) pairs not run,
+			// and the profiles of the cases not run.
+			ran, ranLib := map[string]bool{}, map[[2]string]bool{}
+			for _, c := range p.cases {
+				ran[c.ID()] = true
+				for _, l := range c.Libs {
+					ranLib[[2]string{c.ID(), l}] = true
+				}
+			}
+			for _, run := range prev.Runs {
+				if !ranLib[[2]string{run.Case, run.Lib}] {
+					res.Runs = append(res.Runs, run)
+				}
+			}
+			for _, pn := range prev.Profiles {
+				if !ran[pn.Case.ID()] {
+					profiles = append(profiles, pn)
+				}
+			}
+			res.Env.Elapsed += " (" + *onlyCases + " only; the other cases from " + prev.Env.Date + ")"
+			cases = casesOf(&res)
 		}
 	} else if prev != nil {
 		res.Env, res.Runs = prev.Env, prev.Runs
@@ -462,13 +586,14 @@ func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, 
 	}
 	defer srv.stop()
 	addr := srv.addr
-	limit := r.warmup + r.duration + 60*time.Second
+	limit := r.warmup + r.duration + 2*time.Minute // dialing 10,000, and loadgen's drain of up to 60 s
 	lctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	lg := exec.CommandContext(lctx, "taskset", "-c", "1", filepath.Join(r.bindir, "loadgen"),
 		"-addr", addr, "-pid", fmt.Sprint(srv.pid), "-label", lib,
 		"-scenario", c.Scenario, "-format", formatOf(lib, c.Format),
 		"-conns", fmt.Sprint(c.Conns), "-size", fmt.Sprint(c.Size), "-inflight", fmt.Sprint(max(c.Inflight, 1)),
+		"-rooms", fmt.Sprint(max(c.Rooms, 1)), "-rate", fmt.Sprint(c.Rate),
 		"-warmup", r.warmup.String(), "-duration", r.duration.String())
 	lg.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var stdout, stderr bytes.Buffer
@@ -556,6 +681,7 @@ type Stat struct {
 	Runs, Failed             int
 	Lost, Dup                uint64
 	FirstError               string
+	Latency                  *Latency // latency cases: the median of each figure
 }
 
 func median(xs []float64) float64 {
@@ -574,7 +700,10 @@ func median(xs []float64) float64 {
 // their measurements still enter the medians (a lossy run measured what it
 // delivered), and the tables mark them.
 func summarize(cases []Case, runs []Run) map[string]map[string]*Stat {
-	type acc struct{ rate, cpu, util []float64 }
+	type acc struct {
+		rate, cpu, util []float64
+		lat             []*Latency
+	}
 	accs := map[string]map[string]*acc{}
 	out := map[string]map[string]*Stat{}
 	for _, c := range cases {
@@ -604,14 +733,45 @@ func summarize(cases []Case, runs []Run) map[string]map[string]*Stat {
 			a.cpu = append(a.cpu, r.CPUPerMsg)
 			a.util = append(a.util, r.CPUUtil)
 		}
+		if r.Latency != nil && r.Latency.Samples > 0 {
+			a.lat = append(a.lat, r.Latency)
+		}
 	}
 	for id, m := range accs {
 		for l, a := range m {
 			s := out[id][l]
 			s.Rate, s.CPUPerMsg, s.CPUUtil = median(a.rate), median(a.cpu), median(a.util)
+			s.Latency = medianLatency(a.lat)
 		}
 	}
 	return out
+}
+
+// medianLatency is the median of each figure over the runs (nil for none).
+func medianLatency(ls []*Latency) *Latency {
+	if len(ls) == 0 {
+		return nil
+	}
+	med := func(f func(*Latency) float64) float64 {
+		xs := make([]float64, len(ls))
+		for i, l := range ls {
+			xs[i] = f(l)
+		}
+		return median(xs)
+	}
+	return &Latency{
+		Rate:    ls[0].Rate,
+		Samples: int(med(func(l *Latency) float64 { return float64(l.Samples) })),
+		P50:     med(func(l *Latency) float64 { return l.P50 }),
+		P90:     med(func(l *Latency) float64 { return l.P90 }),
+		P99:     med(func(l *Latency) float64 { return l.P99 }),
+		P999:    med(func(l *Latency) float64 { return l.P999 }),
+		Max:     med(func(l *Latency) float64 { return l.Max }),
+		Mean:    med(func(l *Latency) float64 { return l.Mean }),
+		SendP50: med(func(l *Latency) float64 { return l.SendP50 }),
+		SendP99: med(func(l *Latency) float64 { return l.SendP99 }),
+		SendMax: med(func(l *Latency) float64 { return l.SendMax }),
+	}
 }
 
 // Env describes the run for the report.

@@ -63,7 +63,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 	w("# wsevents against its peers\n\n")
 	w("- **Date**: %s\n- **Machine**: %s (shared; load average at the end %s)\n- **Go**: %s\n", env.Date, env.Machine, env.Load, env.GoVersion)
 	w("- **Preset**: `%s`: %d repetitions (interleaved) of %s warm-up + %s measured per run; medians; %s in all\n", env.Preset, env.Reps, env.Warmup, env.Duration, env.Elapsed)
-	w("- **Method**: one server process per run (`taskset -c 0`, `GOMAXPROCS=1`), one load generator (`bench/cmd/loadgen`, `taskset -c 1`, `GOMAXPROCS=1`) " +
+	w("- **Method**: one server process per run (`taskset -c 0`, `GOMAXPROCS=1`), one load generator (`bench/cmd/loadgen`, `taskset -c 1`, `GOMAXPROCS=1`; 2 in the fixed-rate case, see there) " +
 		"writing pre-encoded masked frames in each peer's format; every reply/delivery is checked and a run with loss or duplication fails. " +
 		"Server CPU = utime+stime of the server process over the measured window, divided by the messages delivered in it.\n")
 	w("- **Ratios** are wsevents ÷ peer: throughput above 1 and CPU per message below 1 favour wsevents.\n\n")
@@ -97,9 +97,26 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 		m := sum[c.ID()]
 		ws := m["wsevents"]
 		w("## %s\n\n", c.Title())
+		switch c.Scenario {
+		case "rooms":
+			inflight := "one message"
+			if c.Inflight != 1 {
+				inflight = fmt.Sprintf("%d messages", c.Inflight)
+			}
+			w("Every connection is a member of the room its path names (`/rooms/<room>`); a message goes to every member of the sender's room, "+
+				"the sender included. Each room has %s in flight (%d in all), sent by its members in turn; msg/s counts deliveries "+
+				"(%d per message), each checked once and in order per member. How each library does rooms: `bench/README.md`.\n\n",
+				inflight, c.Inflight*c.Rooms, c.Conns/max(c.Rooms, 1))
+		case "latency":
+			renderLatency(w, c, m)
+			continue
+		}
 		w("| library | msg/s | server CPU µs/msg | server CPU use | wsevents × throughput | wsevents ÷ CPU/msg | runs |\n")
 		w("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 		for _, l := range c.Libs {
+			if isAdapter(l) {
+				continue
+			}
 			s := m[l]
 			tr, cr := "—", "—"
 			if l != "wsevents" && ws != nil {
@@ -114,6 +131,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 			w("| %s | %.0f | %.2f | %.2f | %s | %s | %s |\n", name, s.Rate, s.CPUPerMsg/1e3, s.CPUUtil, tr, cr, status(s))
 		}
 		w("\n")
+		renderAdapters(w, c, m)
 	}
 
 	renderIdle(w, idle)
@@ -135,13 +153,79 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 	}
 
 	w("## Not measured by this suite (yet)\n\n")
-	w("Broadcast to 10,000 receivers one broadcast at a time (fan-out latency), 100 rooms × 100 members; fixed-rate latency (p50/p99); ")
 	if idle == nil {
-		w("idle memory at 15,000 connections (`make idle`); ")
+		w("Idle memory at 15,000 connections (`make idle`); ")
 	}
-	w("wsevents over the framework adapters and a raw listener; socket.io. " +
+	w("wsevents on a raw listener (without net/http); socket.io. " +
 		"Allocations per emit and broadcast are the core's `make bench` (`core/bench_test.go`).\n")
 	return b.String()
+}
+
+// renderAdapters: wsevents over the framework adapters in case c, as
+// multiples of wsevents over net/http (they are variants of wsevents, not
+// peers: the ratios above stay against the peers).
+func renderAdapters(w func(string, ...any), c Case, m map[string]*Stat) {
+	var libs []string
+	for _, l := range c.Libs {
+		if isAdapter(l) && m[l] != nil {
+			libs = append(libs, l)
+		}
+	}
+	if len(libs) == 0 {
+		return
+	}
+	ws := m["wsevents"]
+	if ws == nil || ws.Runs == 0 {
+		ws = &Stat{}
+	}
+	w("wsevents over the framework adapters (the same wsevents servers mounted with `wsgin.Handler`, `wsecho.Handler`, `wsiris.Handler` "+
+		"on a bare Gin, Echo or Iris router), as multiples of **wsevents over net/http** above (%.0f msg/s, %.2f µs/msg):\n\n", ws.Rate, ws.CPUPerMsg/1e3)
+	w("| wsevents over | msg/s | server CPU µs/msg | server CPU use | throughput × wsevents over net/http | CPU/msg × wsevents over net/http | runs |\n")
+	w("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, l := range libs {
+		s := m[l]
+		tr, cr := "—", "—"
+		if ws.Rate > 0 && ws.CPUPerMsg > 0 {
+			tr, cr = fmt.Sprintf("%.2f", s.Rate/ws.Rate), fmt.Sprintf("%.2f", s.CPUPerMsg/ws.CPUPerMsg)
+		}
+		w("| %s | %.0f | %.2f | %.2f | %s | %s | %s |\n", strings.TrimPrefix(l, "wsevents-"), s.Rate, s.CPUPerMsg/1e3, s.CPUUtil, tr, cr, status(s))
+	}
+	w("\n")
+}
+
+// renderLatency: the percentiles of a fixed-rate case.
+func renderLatency(w func(string, ...any), c Case, m map[string]*Stat) {
+	w("Open loop: the load generator sends %s msg/s in all on a fixed schedule (message g due at g ÷ rate, on connection g mod %d), "+
+		"whatever the replies; each reply's latency runs from the time its message was **due**, not from when it was sent, so a stall "+
+		"of the server or of the sender counts in full for every message held up behind it (no coordinated omission). The sender is a "+
+		"thread of its own sleeping in `clock_nanosleep` until each due time; its lateness (sent − due) is the load generator's own share "+
+		"of the figures (or the server's back-pressure, should a write block) and is shown apart. Percentiles over the measured window, then the median of each over the repetitions. Every "+
+		"reply is checked; a lost or duplicated one fails the run.\n\n", thou(c.Rate), c.Conns)
+	ws := m["wsevents"]
+	w("| library | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | sender late p50 / p99 µs | server CPU µs/msg | server CPU use | wsevents ÷ p50 | wsevents ÷ p99 | runs |\n")
+	w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, l := range c.Libs {
+		s := m[l]
+		if s == nil || isAdapter(l) {
+			continue
+		}
+		name := l
+		if l == "wsevents" {
+			name = "**wsevents**"
+		}
+		L := s.Latency
+		if L == nil {
+			w("| %s | — | — | — | — | — | — | %.2f | %.2f | — | — | %s |\n", name, s.CPUPerMsg/1e3, s.CPUUtil, status(s))
+			continue
+		}
+		r50, r99 := "—", "—"
+		if l != "wsevents" && ws != nil && ws.Latency != nil && L.P50 > 0 && L.P99 > 0 {
+			r50, r99 = fmt.Sprintf("%.2f", ws.Latency.P50/L.P50), fmt.Sprintf("%.2f", ws.Latency.P99/L.P99)
+		}
+		w("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f / %.0f | %.2f | %.2f | %s | %s | %s |\n", name, L.P50, L.P90, L.P99, L.P999, L.Max,
+			L.SendP50, L.SendP99, s.CPUPerMsg/1e3, s.CPUUtil, r50, r99, status(s))
+	}
+	w("\n")
 }
 
 type goalRow struct{ goal, measured, met string }
@@ -229,14 +313,22 @@ func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) []g
 	} else {
 		rows = append(rows, goalRow{"broadcast to 10,000: CPU/delivery ≤ 0.7× gws", "not measured", "open"})
 	}
+	if c, ok := findCase(cases, "broadcast", "native", 64, 10000, 1); ok && sum[c.ID()]["wsevents"] != nil && sum[c.ID()]["gws"] != nil {
+		_, cp := ratios(sum[c.ID()]["wsevents"], sum[c.ID()]["gws"])
+		rows = append(rows, goalRow{"(same, one broadcast at a time) server CPU/delivery ≤ 0.7× gws", fmt.Sprintf("%.2f×", cp), yesNo(cp <= 0.7)})
+	}
 	// Loss.
 	var lossy []string
 	wsLoss := false
 	for _, c := range cases {
 		for _, l := range c.Libs {
 			if s := sum[c.ID()][l]; s != nil && s.Failed > 0 {
-				lossy = append(lossy, fmt.Sprintf("%s in %s", l, c.Short()+" "+c.Scenario))
-				if l == "wsevents" {
+				name := c.Short()
+				if !strings.HasPrefix(name, c.Scenario) {
+					name = c.Scenario + " " + name
+				}
+				lossy = append(lossy, fmt.Sprintf("%s in %s", l, name))
+				if l == "wsevents" || isAdapter(l) {
 					wsLoss = true
 				}
 			}
@@ -258,7 +350,7 @@ func beatenBy(c Case, m map[string]*Stat) []string {
 	ws := m["wsevents"]
 	var beaten []string
 	for _, l := range c.Libs {
-		if l == "wsevents" {
+		if l == "wsevents" || isAdapter(l) {
 			continue
 		}
 		t, cp := ratios(ws, m[l])
@@ -266,7 +358,8 @@ func beatenBy(c Case, m map[string]*Stat) []string {
 			continue
 		}
 		var why []string
-		if t < 0.95 {
+		// At a fixed offered rate throughput says nothing.
+		if t < 0.95 && c.Scenario != "latency" {
 			why = append(why, fmt.Sprintf("throughput %.2f×", t))
 		}
 		if cp > 1.05 {
@@ -425,11 +518,14 @@ func barPanel(title, ylabel string, cases []Case, sum map[string]map[string]*Sta
 }
 
 func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) error {
-	var echoCases, bcastCases []Case
+	var echoCases, bcastCases, latCases []Case
 	for _, c := range cases {
-		if c.Scenario == "echo" {
+		switch c.Scenario {
+		case "echo":
 			echoCases = append(echoCases, c)
-		} else {
+		case "latency":
+			latCases = append(latCases, c)
+		default:
 			bcastCases = append(bcastCases, c)
 		}
 	}
@@ -439,7 +535,7 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 	for _, set := range []struct {
 		name  string
 		cases []Case
-	}{{"Echo", echoCases}, {"Broadcast to 1,000", bcastCases}} {
+	}{{"Echo", echoCases}, {"Broadcast and rooms", bcastCases}} {
 		if len(set.cases) == 0 {
 			continue
 		}
@@ -448,6 +544,13 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 			return err
 		}
 		b, err := barPanel(set.name+": server CPU per delivered message", "µs / msg (lower is better)", set.cases, sum, cpu)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []*plot.Plot{a, b})
+	}
+	for _, c := range latCases {
+		a, b, err := latencyPanels(c, sum)
 		if err != nil {
 			return err
 		}
@@ -470,7 +573,7 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 		sty := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, Handler: plot.DefaultTextHandler}
 		sty.Font.Size = vg.Points(8)
 		foot.FillText(sty, vg.Point{X: foot.Min.X + vg.Millimeter*3, Y: foot.Min.Y + vg.Millimeter*3},
-			fmt.Sprintf("%s · %s · %s · preset %s, median of %d · server taskset -c 0, loadgen -c 1, GOMAXPROCS=1 · \"ev\" = event messages%s",
+			fmt.Sprintf("%s · %s · %s · preset %s, median of %d · server taskset -c 0, loadgen -c 1, GOMAXPROCS=1 (loadgen 2 at a fixed rate) · \"ev\" = event messages%s",
 				env.Date, env.Machine, env.GoVersion, env.Preset, env.Reps, idleFoot(idle)))
 		tiles := draw.Tiles{Rows: len(rows), Cols: 2, PadX: vg.Centimeter, PadY: vg.Centimeter,
 			PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
@@ -504,4 +607,61 @@ func drawChart(base string, env Env, cases []Case, sum map[string]map[string]*St
 	defer g.Close()
 	_, err = svg.WriteTo(g)
 	return err
+}
+
+// latencyPanels: the percentiles of a fixed-rate case by library, p50 on
+// the left, p99 and p99.9 on the right (their scales differ).
+func latencyPanels(c Case, sum map[string]map[string]*Stat) (*plot.Plot, *plot.Plot, error) {
+	m := sum[c.ID()]
+	var libs []string
+	for _, l := range libOrder {
+		if s := m[l]; s != nil && s.Latency != nil && slices.Contains(c.Libs, l) {
+			libs = append(libs, l)
+		}
+	}
+	panel := func(title string, groups []string, val func(*Latency) []float64) (*plot.Plot, error) {
+		p := plot.New()
+		p.Title.Text = title
+		p.Y.Label.Text = "µs from the due time (lower is better)"
+		w := vg.Points(9)
+		top := 0.0
+		for i, l := range libs {
+			vals := plotter.Values(val(m[l].Latency))
+			for _, v := range vals {
+				top = max(top, v)
+			}
+			bc, err := plotter.NewBarChart(vals, w)
+			if err != nil {
+				return nil, err
+			}
+			bc.Color = libColors[l]
+			bc.LineStyle.Width = 0
+			bc.Offset = vg.Length(float64(i)-float64(len(libs)-1)/2) * w
+			p.Add(bc)
+			name := l
+			if m[l].Failed > 0 {
+				name += " (lost messages)"
+			}
+			p.Legend.Add(name, bc)
+		}
+		p.NominalX(groups...)
+		p.Y.Min = 0
+		p.Y.Max = max(top, 1) * 1.45
+		p.Legend.Top = true
+		p.Legend.Left = false
+		p.Legend.TextStyle.Font.Size = vg.Points(8)
+		p.Legend.ThumbnailWidth = vg.Points(8)
+		p.Add(plotter.NewGrid())
+		return p, nil
+	}
+	title := fmt.Sprintf("Fixed-rate echo (%s msg/s, %d conns): ", thou(c.Rate), c.Conns)
+	a, err := panel(title+"median", []string{"p50"}, func(l *Latency) []float64 { return []float64{l.P50} })
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := panel(title+"p99, p99.9", []string{"p99", "p99.9"}, func(l *Latency) []float64 { return []float64{l.P99, l.P999} })
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, b, nil
 }

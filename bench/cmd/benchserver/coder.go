@@ -14,7 +14,8 @@ import (
 // is cheaper, so the comparison favours coder). Broadcast is the chat
 // example's design: subscribers with a buffered channel and a writer
 // goroutine each (buffer 256 instead of the example's 16, the same depth
-// gorilla's hub gets; a full buffer drops the subscriber as there).
+// gorilla's hub gets; a full buffer drops the subscriber as there). Rooms
+// are a hub per room.
 func coderHandler() http.Handler {
 	hub := &coderHub{subs: make(map[*coderSub]struct{})}
 	mux := http.NewServeMux()
@@ -35,42 +36,83 @@ func coderHandler() http.Handler {
 			}
 		}
 	})
-	mux.HandleFunc("GET /bcast", func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		s := &coderSub{msgs: make(chan []byte, 256), closeSlow: func() { c.Close(websocket.StatusPolicyViolation, "slow") }}
-		hub.add(s)
-		defer hub.remove(s)
-		go func() {
-			for {
-				_, p, err := c.Read(ctx)
-				if err != nil {
-					cancel()
-					return
-				}
-				hub.publish(p)
-			}
-		}()
-		for {
-			select {
-			case msg := <-s.msgs:
-				wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-				err := c.Write(wctx, websocket.MessageText, msg)
-				wcancel()
-				if err != nil {
-					return
-				}
-			case <-ctx.Done():
-				return
-			}
-		}
+	mux.HandleFunc("GET /bcast", func(w http.ResponseWriter, r *http.Request) { coderSubscribe(w, r, hub) })
+	// Rooms: a hub per room, created with the room's first subscriber.
+	rooms := &coderRooms{hubs: make(map[string]*coderHub), refs: make(map[string]int)}
+	mux.HandleFunc("GET /rooms/", func(w http.ResponseWriter, r *http.Request) {
+		room := roomOf(r)
+		h := rooms.join(room)
+		defer rooms.leave(room)
+		coderSubscribe(w, r, h)
 	})
 	return mux
+}
+
+// coderSubscribe is the chat example's subscribe: each message read is
+// published to hub, and what hub sends is written from this goroutine.
+func coderSubscribe(w http.ResponseWriter, r *http.Request, hub *coderHub) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &coderSub{msgs: make(chan []byte, 256), closeSlow: func() { c.Close(websocket.StatusPolicyViolation, "slow") }}
+	hub.add(s)
+	defer hub.remove(s)
+	go func() {
+		for {
+			_, p, err := c.Read(ctx)
+			if err != nil {
+				cancel()
+				return
+			}
+			hub.publish(p)
+		}
+	}()
+	for {
+		select {
+		case msg := <-s.msgs:
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+			err := c.Write(wctx, websocket.MessageText, msg)
+			wcancel()
+			if err != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// coderRooms counts each room's subscribers, so that an empty room's hub
+// goes away.
+type coderRooms struct {
+	mu   sync.Mutex
+	hubs map[string]*coderHub
+	refs map[string]int
+}
+
+func (rs *coderRooms) join(room string) *coderHub {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	h := rs.hubs[room]
+	if h == nil {
+		h = &coderHub{subs: make(map[*coderSub]struct{})}
+		rs.hubs[room] = h
+	}
+	rs.refs[room]++
+	return h
+}
+
+func (rs *coderRooms) leave(room string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.refs[room]--; rs.refs[room] <= 0 {
+		delete(rs.refs, room)
+		delete(rs.hubs, room)
+	}
 }
 
 type coderSub struct {

@@ -12,9 +12,10 @@ import (
 // gobwasHandler: gobwas/ws used as its README's first example does:
 // UpgradeHTTP, a goroutine per connection, wsutil.ReadClientData and
 // wsutil.WriteServerMessage. Broadcast writes to every connection in turn
-// from the sender's goroutine, one mutex per connection.
+// from the sender's goroutine, one mutex per connection; rooms the same,
+// to the connections of the sender's room.
 func gobwasHandler() http.Handler {
-	hub := &gobwasHub{conns: make(map[*gobwasConn]struct{})}
+	hub := &gobwasHub{rooms: make(map[string]map[*gobwasConn]struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /echo", func(w http.ResponseWriter, r *http.Request) {
 		conn, _, _, err := ws.UpgradeHTTP(r, w)
@@ -34,37 +35,9 @@ func gobwasHandler() http.Handler {
 			}
 		}()
 	})
-	mux.HandleFunc("GET /bcast", func(w http.ResponseWriter, r *http.Request) {
-		conn, _, _, err := ws.UpgradeHTTP(r, w)
-		if err != nil {
-			return
-		}
-		c := &gobwasConn{conn: conn}
-		hub.mu.Lock()
-		hub.conns[c] = struct{}{}
-		hub.mu.Unlock()
-		go func() {
-			defer func() {
-				hub.mu.Lock()
-				delete(hub.conns, c)
-				hub.mu.Unlock()
-				conn.Close()
-			}()
-			for {
-				msg, op, err := wsutil.ReadClientData(conn)
-				if err != nil {
-					return
-				}
-				hub.mu.RLock()
-				for o := range hub.conns {
-					o.mu.Lock()
-					wsutil.WriteServerMessage(o.conn, op, msg)
-					o.mu.Unlock()
-				}
-				hub.mu.RUnlock()
-			}
-		}()
-	})
+	mux.HandleFunc("GET /bcast", func(w http.ResponseWriter, r *http.Request) { hub.serve(w, r, "") })
+	// Rooms: the same hub, its connections split by room.
+	mux.HandleFunc("GET /rooms/", func(w http.ResponseWriter, r *http.Request) { hub.serve(w, r, roomOf(r)) })
 	return mux
 }
 
@@ -73,7 +46,50 @@ type gobwasConn struct {
 	conn net.Conn
 }
 
+// gobwasHub: the connections of each room (/bcast: room "").
 type gobwasHub struct {
 	mu    sync.RWMutex
-	conns map[*gobwasConn]struct{}
+	rooms map[string]map[*gobwasConn]struct{}
+}
+
+// serve upgrades and reads messages in a goroutine of its own; each
+// message is written to every connection of the room in turn.
+func (hub *gobwasHub) serve(w http.ResponseWriter, r *http.Request, room string) {
+	conn, _, _, err := ws.UpgradeHTTP(r, w)
+	if err != nil {
+		return
+	}
+	c := &gobwasConn{conn: conn}
+	hub.mu.Lock()
+	members := hub.rooms[room]
+	if members == nil {
+		members = make(map[*gobwasConn]struct{})
+		hub.rooms[room] = members
+	}
+	members[c] = struct{}{}
+	hub.mu.Unlock()
+	go func() {
+		defer func() {
+			hub.mu.Lock()
+			delete(members, c)
+			if len(members) == 0 {
+				delete(hub.rooms, room)
+			}
+			hub.mu.Unlock()
+			conn.Close()
+		}()
+		for {
+			msg, op, err := wsutil.ReadClientData(conn)
+			if err != nil {
+				return
+			}
+			hub.mu.RLock()
+			for o := range hub.rooms[room] {
+				o.mu.Lock()
+				wsutil.WriteServerMessage(o.conn, op, msg)
+				o.mu.Unlock()
+			}
+			hub.mu.RUnlock()
+		}
+	}()
 }

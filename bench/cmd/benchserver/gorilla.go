@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"sync"
 
 	"github.com/gorilla/websocket"
 )
@@ -12,7 +11,8 @@ import (
 // owning the client set, a 256-message send channel and a write pump per
 // client). Unlike the chat example, the write pump sends each queued
 // message as its own WebSocket message (the example joins queued messages
-// with newlines into one, which would change what is counted).
+// with newlines into one, which would change what is counted). Rooms are
+// the same hub with a client set per room.
 func gorillaHandler() http.Handler {
 	up := websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 1024}
 	hub := newGorillaHub()
@@ -44,21 +44,41 @@ func gorillaHandler() http.Handler {
 		go cl.writePump()
 		cl.readPump()
 	})
+	// Rooms: the chat hub with a client set per room; the client carries
+	// its room, and a broadcast goes to the sender's room only.
+	rooms := newGorillaHub()
+	go rooms.run()
+	mux.HandleFunc("GET /rooms/", func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		cl := &gorillaClient{hub: rooms, room: roomOf(r), conn: c, send: make(chan []byte, 256)}
+		rooms.register <- cl
+		go cl.writePump()
+		cl.readPump()
+	})
 	return mux
 }
 
+// gorillaHub is the chat example's hub, its client set split by room
+// (/bcast: every client is in room "").
 type gorillaHub struct {
-	clients    map[*gorillaClient]bool
-	broadcast  chan []byte
+	rooms      map[string]map[*gorillaClient]bool
+	broadcast  chan gorillaMessage
 	register   chan *gorillaClient
 	unregister chan *gorillaClient
-	once       sync.Once
+}
+
+type gorillaMessage struct {
+	room string
+	data []byte
 }
 
 func newGorillaHub() *gorillaHub {
 	return &gorillaHub{
-		clients:    make(map[*gorillaClient]bool),
-		broadcast:  make(chan []byte),
+		rooms:      make(map[string]map[*gorillaClient]bool),
+		broadcast:  make(chan gorillaMessage),
 		register:   make(chan *gorillaClient),
 		unregister: make(chan *gorillaClient),
 	}
@@ -68,27 +88,41 @@ func (h *gorillaHub) run() {
 	for {
 		select {
 		case c := <-h.register:
-			h.clients[c] = true
-		case c := <-h.unregister:
-			if _, ok := h.clients[c]; ok {
-				delete(h.clients, c)
-				close(c.send)
+			clients := h.rooms[c.room]
+			if clients == nil {
+				clients = make(map[*gorillaClient]bool)
+				h.rooms[c.room] = clients
 			}
-		case message := <-h.broadcast:
-			for c := range h.clients {
+			clients[c] = true
+		case c := <-h.unregister:
+			h.remove(c)
+		case m := <-h.broadcast:
+			for c := range h.rooms[m.room] {
 				select {
-				case c.send <- message:
+				case c.send <- m.data:
 				default: // as in the example: a client that cannot keep up is dropped
-					close(c.send)
-					delete(h.clients, c)
+					h.remove(c)
 				}
 			}
 		}
 	}
 }
 
+func (h *gorillaHub) remove(c *gorillaClient) {
+	clients := h.rooms[c.room]
+	if _, ok := clients[c]; !ok {
+		return
+	}
+	delete(clients, c)
+	close(c.send)
+	if len(clients) == 0 {
+		delete(h.rooms, c.room)
+	}
+}
+
 type gorillaClient struct {
 	hub  *gorillaHub
+	room string
 	conn *websocket.Conn
 	send chan []byte
 }
@@ -103,7 +137,7 @@ func (c *gorillaClient) readPump() {
 		if err != nil {
 			return
 		}
-		c.hub.broadcast <- message
+		c.hub.broadcast <- gorillaMessage{room: c.room, data: message}
 	}
 }
 

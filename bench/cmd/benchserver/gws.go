@@ -24,9 +24,21 @@ func gwsHandler() http.Handler {
 			go socket.ReadLoop()
 		}
 	}
+	// Rooms: Authorize stores what OnOpen needs in the connection's
+	// session (here the room of the path), as gws's examples/chatroom
+	// stores the user's name; a map of rooms to members, broadcast with a
+	// Broadcaster as /bcast does.
+	rh := &gwsRooms{rooms: make(map[string]map[*gws.Conn]struct{})}
+	rooms := gws.NewUpgrader(rh, &gws.ServerOption{
+		Authorize: func(r *http.Request, session gws.SessionStorage) bool {
+			session.Store("room", roomOf(r))
+			return true
+		},
+	})
 	mux := http.NewServeMux()
 	mux.Handle("GET /echo", serve(echo))
 	mux.Handle("GET /bcast", serve(bcast))
+	mux.Handle("GET /rooms/", serve(rooms))
 	return mux
 }
 
@@ -61,6 +73,51 @@ func (h *gwsHub) OnMessage(socket *gws.Conn, message *gws.Message) {
 	defer b.Close()
 	h.mu.RLock()
 	for c := range h.conns {
+		_ = b.Broadcast(c)
+	}
+	h.mu.RUnlock()
+}
+
+type gwsRooms struct {
+	gws.BuiltinEventHandler
+	mu    sync.RWMutex
+	rooms map[string]map[*gws.Conn]struct{}
+}
+
+func gwsRoom(socket *gws.Conn) string {
+	v, _ := socket.Session().Load("room")
+	room, _ := v.(string)
+	return room
+}
+
+func (h *gwsRooms) OnOpen(socket *gws.Conn) {
+	room := gwsRoom(socket)
+	h.mu.Lock()
+	members := h.rooms[room]
+	if members == nil {
+		members = make(map[*gws.Conn]struct{})
+		h.rooms[room] = members
+	}
+	members[socket] = struct{}{}
+	h.mu.Unlock()
+}
+
+func (h *gwsRooms) OnClose(socket *gws.Conn, err error) {
+	room := gwsRoom(socket)
+	h.mu.Lock()
+	delete(h.rooms[room], socket)
+	if len(h.rooms[room]) == 0 {
+		delete(h.rooms, room)
+	}
+	h.mu.Unlock()
+}
+
+func (h *gwsRooms) OnMessage(socket *gws.Conn, message *gws.Message) {
+	defer message.Close()
+	b := gws.NewBroadcaster(message.Opcode, message.Bytes())
+	defer b.Close()
+	h.mu.RLock()
+	for c := range h.rooms[gwsRoom(socket)] {
 		_ = b.Broadcast(c)
 	}
 	h.mu.RUnlock()

@@ -6,11 +6,23 @@
 //	/echo    native echo: each message is sent back as it came
 //	/bcast   native broadcast: each message received is sent to every
 //	         connection of /bcast (the sender included)
+//	/rooms/N rooms: a connection is a member of the room its path names;
+//	         each message received is sent to every member of the
+//	         sender's room (the sender included)
 //
 // and the event libraries (wsevents, neffos, neffos-sync) also:
 //
 //	/events  event "echo" is emitted back as "echo"; event "bcast" is
 //	         broadcast as "bcast" to every connection of /events
+//
+// For events in rooms, wsevents serves event "rooms" on /rooms/N (to the
+// room of the path); neffos serves it in namespace "default" on /events and
+// /rooms/ alike, to the neffos room the message names (the client joins it
+// with neffos's own room join).
+//
+// wsevents-gin, wsevents-echo and wsevents-iris are the same wsevents
+// servers mounted on that framework's router through the adapter modules
+// (adapters/gin, adapters/echo, adapters/iris) instead of net/http.
 //
 // Each is written the way the library's README or examples show; where this
 // departs from them (a buffer size, a dropped rate limiter) a comment says
@@ -43,20 +55,42 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 )
 
-var libs = map[string]func() http.Handler{
-	"wsevents":     wseventsHandler,
-	"gws":          gwsHandler,
-	"gorilla":      gorillaHandler,
-	"coder":        coderHandler,
-	"gobwas-naive": gobwasHandler,
-	"melody":       melodyHandler,
-	"neffos":       func() http.Handler { return neffosHandler(false) },
-	"neffos-sync":  func() http.Handler { return neffosHandler(true) },
+// libs: each builds the server's whole handler around debug (the
+// benchserver's own /debug/ routes). The peers are served by a net/http
+// ServeMux; the wsevents-<framework> variants by that framework's router,
+// with debug mounted through the framework's wrapper of an http.Handler.
+var libs = map[string]func(debug http.Handler) http.Handler{
+	"wsevents":      withMux(wseventsHandler),
+	"wsevents-gin":  wseventsGin,
+	"wsevents-echo": wseventsEcho,
+	"wsevents-iris": wseventsIris,
+	"gws":           withMux(gwsHandler),
+	"gorilla":       withMux(gorillaHandler),
+	"coder":         withMux(coderHandler),
+	"gobwas-naive":  withMux(gobwasHandler),
+	"melody":        withMux(melodyHandler),
+	"neffos":        withMux(func() http.Handler { return neffosHandler(false) }),
+	"neffos-sync":   withMux(func() http.Handler { return neffosHandler(true) }),
 }
+
+// withMux serves a library's routes and the debug routes from one ServeMux.
+func withMux(routes func() http.Handler) func(http.Handler) http.Handler {
+	return func(debug http.Handler) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/", routes())
+		mux.Handle("/debug/", debug)
+		return mux
+	}
+}
+
+// roomOf is the room a client named in its path, /rooms/<room>. Every
+// library's /rooms route reads it the same way.
+func roomOf(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/rooms/") }
 
 func main() {
 	lib := flag.String("lib", "", "library: "+names())
@@ -90,11 +124,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	mux := http.NewServeMux()
-	mux.Handle("/", mk())
-	mux.HandleFunc("GET /debug/gc", debugGC)
-	mux.Handle("GET /debug/pprof/heap", httppprof.Handler("heap"))
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(os.Stderr, "http: ", 0)}
+	debug := http.NewServeMux()
+	debug.HandleFunc("GET /debug/gc", debugGC)
+	debug.Handle("GET /debug/pprof/heap", httppprof.Handler("heap"))
+	hs := &http.Server{Handler: mk(debug), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(os.Stderr, "http: ", 0)}
 	go hs.Serve(ln)
 	log.Printf("benchserver: %s on %s (pid %d)", *lib, ln.Addr(), os.Getpid())
 	<-ctx.Done()

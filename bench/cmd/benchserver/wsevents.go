@@ -6,9 +6,15 @@ import (
 	wsevents "github.com/wsevents/wsevents/core"
 )
 
-// wseventsHandler: one wsevents Server per path, mounted on net/http as
-// the README's quick start does. EmitRaw is the documented hot-path emit.
-func wseventsHandler() http.Handler {
+// wseventsServers: one wsevents Server per path. The same servers are
+// mounted on net/http (wseventsHandler, as the README's quick start does)
+// and on Gin, Echo and Iris (adapters.go). EmitRaw is the documented
+// hot-path emit.
+type wseventsServers struct {
+	echo, bcast, events, rooms *wsevents.Server
+}
+
+func newWseventsServers() wseventsServers {
 	echo := wsevents.New(wsevents.Config{})
 	echo.OnConnection(func(c wsevents.Connection) {
 		// A Message keeps its kind: text back as text (examples/echo).
@@ -26,9 +32,32 @@ func wseventsHandler() http.Handler {
 		c.On("bcast", func(m wsevents.Message) { c.To(wsevents.All).EmitRaw("bcast", m.Kind, m.Data) })
 	})
 
+	// Rooms: the connection joins the room its path names before any of
+	// its messages is read. The server's emitter addresses every member,
+	// the sender included (c.To(room) would leave the sender out, and
+	// emitting to it apart would encode the message twice). A connection
+	// in event mode (subprotocol wsevents.v1) sends event "rooms", a native
+	// one plain messages.
+	rooms := wsevents.New(wsevents.Config{})
+	rooms.OnConnection(func(c wsevents.Connection) {
+		room := roomOf(c.Request())
+		if err := c.Join(room); err != nil {
+			c.Close(wsevents.StatusPolicyViolation, err.Error())
+			return
+		}
+		to := rooms.To(room)
+		c.OnMessage(func(m wsevents.Message) { to.EmitMessage(m) })
+		c.On("rooms", func(m wsevents.Message) { to.EmitRaw("rooms", m.Kind, m.Data) })
+	})
+	return wseventsServers{echo: echo, bcast: bcast, events: events, rooms: rooms}
+}
+
+func wseventsHandler() http.Handler {
+	ws := newWseventsServers()
 	mux := http.NewServeMux()
-	mux.Handle("GET /echo", echo)
-	mux.Handle("GET /bcast", bcast)
-	mux.Handle("GET /events", events)
+	mux.Handle("GET /echo", ws.echo)
+	mux.Handle("GET /bcast", ws.bcast)
+	mux.Handle("GET /events", ws.events)
+	mux.Handle("GET /rooms/", ws.rooms)
 	return mux
 }

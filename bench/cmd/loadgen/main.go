@@ -13,6 +13,17 @@
 //	           -inflight broadcasts outstanding (a broadcast is complete when
 //	           every receiver has it); each receiver must see every sequence
 //	           number once, in order
+//	rooms      -conns connections split evenly among -rooms rooms
+//	           (connection i is in room i mod -rooms, path /rooms/<room>);
+//	           each room keeps -inflight messages outstanding, each sent by
+//	           the room's next member in turn (a message is complete when
+//	           every member has it, its sender included); each member must
+//	           see every sequence number of its room once, in order
+//	latency    -conns connections, -rate messages per second in all, sent
+//	           on a fixed schedule whatever the replies (open loop); each
+//	           reply's latency is measured from the time its message was
+//	           due, so a stalled server or sender counts in full
+//	           (latency.go); every reply must be the message sent
 //	idle       -conns connections (from the local address -bind), handshake
 //	           done, then silent: one line {"phase":"ready",...} on stdout
 //	           once all are open, then they are held (pings answered) until
@@ -52,6 +63,8 @@ type options struct {
 	conns    int
 	size     int
 	inflight int
+	rooms    int
+	rate     float64
 	warmup   time.Duration
 	duration time.Duration
 	timeout  time.Duration
@@ -64,7 +77,8 @@ type Result struct {
 	Scenario   string   `json:"scenario"`
 	Conns      int      `json:"conns"`
 	Size       int      `json:"size"`
-	Inflight   int      `json:"inflight,omitempty"`
+	Inflight   int      `json:"inflight,omitempty"` // broadcast: in all; rooms: per room
+	Rooms      int      `json:"rooms,omitempty"`
 	Msgs       uint64   `json:"msgs"`         // delivered in the measured window
 	Elapsed    float64  `json:"elapsed_s"`    // measured window
 	Rate       float64  `json:"rate"`         // delivered messages per second
@@ -75,6 +89,7 @@ type Result struct {
 	Delivered  uint64   `json:"delivered"`       // whole run
 	Lost       uint64   `json:"lost"`
 	Duplicated uint64   `json:"duplicated"`
+	Latency    *Latency `json:"latency,omitempty"` // scenario latency
 	Errors     []string `json:"errors,omitempty"`
 	OK         bool     `json:"ok"`
 }
@@ -86,10 +101,12 @@ func main() {
 	flag.StringVar(&o.label, "label", "", "label copied into the result")
 	flag.StringVar(&o.format, "format", "native", "message format: native, wsevents, neffos")
 	flag.StringVar(&o.bind, "bind", "", "local IP `address` to dial from (default: any)")
-	flag.StringVar(&o.scenario, "scenario", "echo", "echo, broadcast or idle")
-	flag.IntVar(&o.conns, "conns", 100, "connections (echo) or receivers (broadcast)")
+	flag.StringVar(&o.scenario, "scenario", "echo", "echo, broadcast, rooms, latency or idle")
+	flag.IntVar(&o.conns, "conns", 100, "connections (echo, latency), receivers (broadcast) or members of all rooms (rooms)")
 	flag.IntVar(&o.size, "size", 64, "application payload `bytes` (sequence digits included; envelope not)")
-	flag.IntVar(&o.inflight, "inflight", 16, "broadcasts in flight")
+	flag.IntVar(&o.inflight, "inflight", 16, "broadcasts in flight (rooms: per room)")
+	flag.IntVar(&o.rooms, "rooms", 100, "rooms (scenario rooms): -conns are split evenly among them")
+	flag.Float64Var(&o.rate, "rate", 10000, "offered messages per second in all (scenario latency)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before measuring")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "measured window")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "a reply later than this is lost")
@@ -112,6 +129,11 @@ func main() {
 	case "broadcast":
 		r.Inflight = o.inflight
 		err = runBroadcast(o, f, &r)
+	case "rooms":
+		r.Inflight, r.Rooms = o.inflight, o.rooms
+		err = runRooms(o, f, &r)
+	case "latency":
+		err = runLatency(o, f, &r)
 	default:
 		err = fmt.Errorf("unknown scenario %q", o.scenario)
 	}
@@ -134,6 +156,11 @@ var mask = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
 // dialAll opens n connections, 32 handshakes at a time.
 func dialAll(o options, f wire.Format, n int) ([]*wire.Conn, error) {
+	return dialEach(o, func(int) wire.Format { return f }, n)
+}
+
+// dialEach opens n connections, connection i in format f(i).
+func dialEach(o options, f func(i int) wire.Format, n int) ([]*wire.Conn, error) {
 	conns := make([]*wire.Conn, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 32)
@@ -144,7 +171,7 @@ func dialAll(o options, f wire.Format, n int) ([]*wire.Conn, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := wire.DialFrom(o.bind, o.addr, f, mask, 10*time.Second)
+			c, err := wire.DialFrom(o.bind, o.addr, f(i), mask, 10*time.Second)
 			if err != nil {
 				errs <- err
 				return
@@ -388,10 +415,7 @@ func runBroadcast(o options, f wire.Format, r *Result) error {
 	<-senderDone
 	// Wait for the broadcasts in flight to arrive everywhere.
 	expect := sentN.Load() * uint64(R)
-	limit := time.Now().Add(o.timeout)
-	for sum(got) < expect && time.Now().Before(limit) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	drain(o, func() uint64 { return sum(got) }, expect)
 	time.Sleep(100 * time.Millisecond) // late duplicates show up here
 	finished.Store(true)
 	r.Sent = expect
@@ -404,6 +428,28 @@ func runBroadcast(o options, f wire.Format, r *Result) error {
 	wg.Wait()
 	errs.into(r)
 	return werr
+}
+
+// drain waits until total() reaches want, for as long as deliveries keep
+// coming: what is still missing after o.timeout without progress (or 60 s
+// in all) is lost. A slow server may still be writing the tail of the
+// messages in flight when the sender stops (16 broadcasts to 10,000 are
+// 160,000 deliveries); that is not a loss.
+func drain(o options, total func() uint64, want uint64) {
+	last, lastAt := total(), time.Now()
+	deadline := lastAt.Add(60 * time.Second)
+	for {
+		n := total()
+		if n >= want || time.Now().After(deadline) {
+			return
+		}
+		if n != last {
+			last, lastAt = n, time.Now()
+		} else if time.Since(lastAt) > o.timeout {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // serverCPU is the utime+stime of pid, in seconds.

@@ -40,32 +40,68 @@ type Format struct {
 	// message and of the expected reply (or broadcast delivery).
 	Prefix, ReplyPrefix string
 	// Neffos: the neffos ack ("M" -> "A<id>") and a connect to the
-	// namespace after the handshake.
+	// namespace after the handshake; with NeffosRoom, a join of that room
+	// after the connect.
 	Neffos          bool
 	NeffosNamespace string
+	NeffosRoom      string
+	// Rooms: the format of the rooms scenario, whose path and (neffos)
+	// envelope name the room; see InRoom.
+	Rooms bool
+	event string
 }
 
 // Formats by name. "native" is plain WebSocket messages; "wsevents" and
 // "neffos" are each library's event format (PROTOCOL.md; neffos's
-// "wait;namespace;room;event;isError;isNoOp;body").
+// "wait;namespace;room;event;isError;isNoOp;body"). The scenarios echo and
+// latency use /echo (event "echo"), broadcast /bcast (event "bcast"), rooms
+// /rooms/<room> (event "rooms"; call InRoom for each connection).
 func FormatFor(name, scenario string) (Format, error) {
 	event := "echo"
 	path := "/echo"
-	if scenario == "broadcast" {
+	switch scenario {
+	case "broadcast":
 		event = "bcast"
 		path = "/bcast"
+	case "rooms":
+		event = "rooms"
+		path = "/rooms/"
 	}
+	rooms := scenario == "rooms"
 	switch name {
 	case "native":
-		return Format{Name: name, Path: path}, nil
+		return Format{Name: name, Path: path, Rooms: rooms, event: event}, nil
 	case "wsevents":
 		p := "et:" + event + "\n"
-		return Format{Name: name, Path: "/events", Subprotocol: "wsevents.v1", Prefix: p, ReplyPrefix: p}, nil
+		if !rooms {
+			path = "/events"
+		}
+		return Format{Name: name, Path: path, Subprotocol: "wsevents.v1", Prefix: p, ReplyPrefix: p, Rooms: rooms, event: event}, nil
 	case "neffos":
 		p := ";default;;" + event + ";0;0;"
-		return Format{Name: name, Path: "/events", Prefix: p, ReplyPrefix: p, Neffos: true, NeffosNamespace: "default"}, nil
+		if !rooms {
+			path = "/events"
+		}
+		return Format{Name: name, Path: path, Prefix: p, ReplyPrefix: p, Neffos: true, NeffosNamespace: "default", Rooms: rooms, event: event}, nil
 	}
 	return Format{}, fmt.Errorf("unknown format %q", name)
+}
+
+// InRoom is the format of a member of room in the rooms scenario: the room
+// is the last element of the path (/rooms/<room>); for neffos, which has
+// rooms of its own, the connection also joins the neffos room and its
+// messages name it.
+func (f Format) InRoom(room string) Format {
+	if !f.Rooms {
+		return f
+	}
+	f.Path += room
+	if f.Neffos {
+		f.NeffosRoom = room
+		f.Prefix = ";" + f.NeffosNamespace + ";" + room + ";" + f.event + ";0;0;"
+		f.ReplyPrefix = f.Prefix
+	}
+	return f
 }
 
 // Template is a pre-encoded masked client frame whose payload starts,
@@ -253,6 +289,22 @@ func (c *Conn) handshake(addr string, f Format) error {
 	}
 	if want := wait + ";;;;;;"; string(p) != want {
 		return fmt.Errorf("neffos connect: got %q, want %q", p, want)
+	}
+	if f.NeffosRoom == "" {
+		return nil
+	}
+	// The room join, as neffos's client JoinRoom asks it.
+	wait = "$2"
+	join := wait + ";" + f.NeffosNamespace + ";" + f.NeffosRoom + ";_OnRoomJoin;0;0;"
+	if err := c.Write(EncodeClient(OpText, []byte(join), c.key)); err != nil {
+		return err
+	}
+	_, p, err = c.ReadMessage()
+	if err != nil {
+		return fmt.Errorf("neffos room join: %w", err)
+	}
+	if want := wait + ";;;;;;"; string(p) != want {
+		return fmt.Errorf("neffos room join: got %q, want %q", p, want)
 	}
 	return nil
 }
