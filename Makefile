@@ -21,7 +21,8 @@ test-go: jsclient/node_modules/.package-lock.json
 lint:
 	@set -e; bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$bad" ]; then echo "gofmt needed: $$bad"; exit 1; fi; \
-	for m in $(GO_MODULES); do (cd $$m && go vet ./...); done
+	for m in $(GO_MODULES); do (cd $$m && go vet ./...); done; \
+	(cd bench && GOWORK=off go vet ./...)
 
 ## test-js: fail if core's embedded copy of the client is stale, then build and
 ## test the TypeScript client (the check comes first: the build rewrites the copy)
