@@ -49,8 +49,10 @@ const (
 type RateLimitPolicy int
 
 const (
-	// RateLimitDrop drops the event, answers an Ask with an error reply and
-	// reports ErrRateLimited to the connection's OnError handlers.
+	// RateLimitDrop drops the event, answers an Ask with an error reply,
+	// tells the client of dropped events (control message "ratelimited",
+	// at most once a second; PROTOCOL.md) and reports ErrRateLimited to the
+	// connection's OnError handlers.
 	RateLimitDrop RateLimitPolicy = iota
 	// RateLimitClose closes the connection with 1008 (policy).
 	RateLimitClose
@@ -172,8 +174,9 @@ type Config struct {
 	EventBurst int
 
 	// RateLimit is what happens to an event over EventRate: RateLimitDrop
-	// (the default) drops it, answers an Ask with an error and reports
-	// ErrRateLimited to OnError; RateLimitClose closes with 1008.
+	// (the default) drops it, answers an Ask with an error, notifies the
+	// client and reports ErrRateLimited to OnError; RateLimitClose closes
+	// with 1008.
 	RateLimit RateLimitPolicy
 
 	// MaxRoomsPerConnection caps the rooms one connection can be in; Join

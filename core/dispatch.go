@@ -70,6 +70,8 @@ func (c *Conn) dispatch(op byte, data []byte) error {
 			}
 			if h.typ == typeAsk {
 				c.reply(h.id, nil, ErrRateLimited)
+			} else {
+				c.noticeDropped(string(h.name))
 			}
 			c.reportError(fmt.Errorf("%w: event %q dropped", ErrRateLimited, h.name))
 			return nil
@@ -79,8 +81,51 @@ func (c *Conn) dispatch(op byte, data []byte) error {
 		c.resolveAsk(h, payload)
 	case typeNative:
 		c.deliverNative(h.kind, payload)
+	case typeCtrl:
+		c.controlMessage(string(h.name), payload)
 	}
 	return nil
+}
+
+// ctrlRateLimited is the control message that tells a client the server
+// dropped its events under its rate limit (PROTOCOL.md, Control messages).
+const ctrlRateLimited = "ratelimited"
+
+type rateLimitedNotice struct {
+	Event   string `json:"event"`   // the last event dropped
+	Dropped int    `json:"dropped"` // events dropped since the previous notice
+}
+
+// noticeDropped tells the client that an event of its was dropped, at
+// most once a second (a flood gets no flood back); the notice counts every
+// drop since the previous one. Read goroutine only.
+func (c *Conn) noticeDropped(event string) {
+	b := &c.bucket
+	b.dropped++
+	now := monoNow()
+	if b.noticed != 0 && now-b.noticed < int64(time.Second) {
+		return
+	}
+	b.noticed = now
+	data, _ := json.Marshal(rateLimitedNotice{Event: event, Dropped: int(b.dropped)})
+	b.dropped = 0
+	o := c.srv.encodeBytes(typeCtrl, KindJSON, ctrlRateLimited, data)
+	c.send(&o)
+	o.done()
+}
+
+// controlMessage handles a control message; unknown names are ignored
+// (PROTOCOL.md). A client reports the server's rate-limit notice to
+// OnError.
+func (c *Conn) controlMessage(name string, payload []byte) {
+	if name != ctrlRateLimited || !c.client {
+		return
+	}
+	var n rateLimitedNotice
+	if json.Unmarshal(payload, &n) != nil {
+		return
+	}
+	c.reportError(fmt.Errorf("%w: the server dropped %d events (the last: %q)", ErrRateLimited, n.Dropped, n.Event))
 }
 
 func (c *Conn) deliverNative(kind Kind, data []byte) {
@@ -262,17 +307,27 @@ func callHandler(h any, event string, kind Kind, payload []byte, asked bool) (re
 
 // tokenBucket is the per-connection event rate limiter; only the read
 // goroutine touches it.
+// tokenBucket is a connection's event rate limit, with the state of its
+// drop notices; times are monoNow values (0: never).
 type tokenBucket struct {
-	tokens float64
-	last   time.Time
+	tokens  float64
+	last    int64
+	noticed int64  // when the last drop notice went out
+	dropped uint32 // drops since then
 }
 
+// monoBase is the origin of monoNow: times that fit in an int64 and follow
+// the monotonic clock.
+var monoBase = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+
 func (b *tokenBucket) take(cfg *Config) bool {
-	now := time.Now()
-	if b.last.IsZero() {
+	now := monoNow()
+	if b.last == 0 {
 		b.tokens = float64(cfg.EventBurst)
 	} else {
-		b.tokens = min(float64(cfg.EventBurst), b.tokens+now.Sub(b.last).Seconds()*cfg.EventRate)
+		b.tokens = min(float64(cfg.EventBurst), b.tokens+time.Duration(now-b.last).Seconds()*cfg.EventRate)
 	}
 	b.last = now
 	if b.tokens < 1 {

@@ -18,6 +18,7 @@
     MAX_EVENT_NAME: () => MAX_EVENT_NAME,
     MAX_ID: () => MAX_ID,
     ProtocolError: () => ProtocolError,
+    RateLimitedError: () => RateLimitedError,
     RemoteError: () => RemoteError,
     SUBPROTOCOL: () => SUBPROTOCOL,
     TimeoutError: () => TimeoutError,
@@ -47,6 +48,13 @@
     constructor(message, event) {
       super(message);
       this.event = event;
+    }
+  };
+  var RateLimitedError = class extends WseventsError {
+    constructor(event, dropped) {
+      super(`wsevents: the server dropped ${dropped} events over its rate limit (the last: "${event}")`);
+      this.event = event;
+      this.dropped = dropped;
     }
   };
   var TimeoutError = class extends WseventsError {
@@ -450,7 +458,8 @@
     /**
      * Listens to errors no call can return: a handler that threw, a JSON
      * payload that does not parse, a malformed message from the server, a Blob
-     * that could not be read. Returns a function that removes the listener.
+     * that could not be read, events the server dropped over its rate limit
+     * (RateLimitedError). Returns a function that removes the listener.
      */
     onError(listener) {
       return addListener(this.errorListeners, listener);
@@ -654,8 +663,22 @@
           for (const listener of this.messageListeners.slice()) this.call(listener, msg.payload);
           break;
         case "c":
+          this.control(msg);
           break;
       }
+    }
+    /** Control messages (PROTOCOL.md section 2); unknown names are ignored. */
+    control(msg) {
+      if (msg.event !== "ratelimited") return;
+      let notice;
+      try {
+        notice = parsePayload(msg);
+      } catch {
+        return;
+      }
+      const event = typeof notice?.event === "string" ? notice.event : "";
+      const dropped = typeof notice?.dropped === "number" ? notice.dropped : 0;
+      this.report(new RateLimitedError(event, dropped));
     }
     deliver(msg) {
       const list = this.handlers.get(msg.event);

@@ -16,6 +16,12 @@
 //	/events-allowlist  also the origins whose host matches -origin-patterns (Config.OriginPatterns)
 //	/events-insecure   every origin (Config.InsecureSkipOriginCheck)
 //
+// and one the same events under an event rate limit of a burst of 5 and
+// no refill to speak of (RateLimitDrop: the client gets "ratelimited"
+// notices):
+//
+//	/events-ratelimited
+//
 // On a connection in event mode:
 //
 //	event "echo"           the payload comes back as an "echo" event, same kind
@@ -144,14 +150,15 @@ func newServer(askTimeout time.Duration, cfg wsevents.Config) *wsevents.Server {
 
 // servers are the endpoints' Servers, one per origin policy.
 type servers struct {
-	events, allowlist, insecure *wsevents.Server
+	events, allowlist, insecure, ratelimited *wsevents.Server
 }
 
 func newServers(askTimeout time.Duration, originPatterns []string) servers {
 	return servers{
-		events:    newServer(askTimeout, wsevents.Config{}),
-		allowlist: newServer(askTimeout, wsevents.Config{OriginPatterns: originPatterns}),
-		insecure:  newServer(askTimeout, wsevents.Config{InsecureSkipOriginCheck: true}),
+		events:      newServer(askTimeout, wsevents.Config{}),
+		allowlist:   newServer(askTimeout, wsevents.Config{OriginPatterns: originPatterns}),
+		insecure:    newServer(askTimeout, wsevents.Config{InsecureSkipOriginCheck: true}),
+		ratelimited: newServer(askTimeout, wsevents.Config{EventRate: 0.001, EventBurst: 5}),
 	}
 }
 
@@ -161,6 +168,7 @@ func newHandler(ss servers) http.Handler {
 	mux.Handle("GET /events", ss.events)
 	mux.Handle("GET /events-allowlist", ss.allowlist)
 	mux.Handle("GET /events-insecure", ss.insecure)
+	mux.Handle("GET /events-ratelimited", ss.ratelimited)
 	return mux
 }
 
@@ -179,7 +187,7 @@ func run(ctx context.Context, ln net.Listener, askTimeout time.Duration, originP
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// Upgraded connections are not http.Server's: close them first.
-	for _, ws := range []*wsevents.Server{ss.events, ss.allowlist, ss.insecure} {
+	for _, ws := range []*wsevents.Server{ss.events, ss.allowlist, ss.insecure, ss.ratelimited} {
 		ws.Shutdown(shutdown)
 	}
 	if err := hs.Shutdown(shutdown); err != nil {

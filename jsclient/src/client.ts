@@ -7,6 +7,7 @@ import {
   ClosedError,
   DisconnectedError,
   ProtocolError,
+  RateLimitedError,
   RemoteError,
   TimeoutError,
 } from './errors.js';
@@ -243,7 +244,8 @@ export class Client<In extends EventMap = AnyEvents, Out extends EventMap = In> 
   /**
    * Listens to errors no call can return: a handler that threw, a JSON
    * payload that does not parse, a malformed message from the server, a Blob
-   * that could not be read. Returns a function that removes the listener.
+   * that could not be read, events the server dropped over its rate limit
+   * (RateLimitedError). Returns a function that removes the listener.
    */
   onError(listener: (err: Error) => void): () => void {
     return addListener(this.errorListeners, listener);
@@ -483,9 +485,23 @@ export class Client<In extends EventMap = AnyEvents, Out extends EventMap = In> 
         for (const listener of this.messageListeners.slice()) this.call(listener, msg.payload);
         break;
       case 'c':
-        // Reserved for later versions; a v1 client knows no control name.
+        this.control(msg);
         break;
     }
+  }
+
+  /** Control messages (PROTOCOL.md section 2); unknown names are ignored. */
+  private control(msg: Message): void {
+    if (msg.event !== 'ratelimited') return;
+    let notice: { event?: unknown; dropped?: unknown };
+    try {
+      notice = parsePayload(msg) as typeof notice;
+    } catch {
+      return;
+    }
+    const event = typeof notice?.event === 'string' ? notice.event : '';
+    const dropped = typeof notice?.dropped === 'number' ? notice.dropped : 0;
+    this.report(new RateLimitedError(event, dropped));
   }
 
   private deliver(msg: Message): void {

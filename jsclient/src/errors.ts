@@ -31,6 +31,22 @@ export class RemoteError extends WseventsError {
   }
 }
 
+/**
+ * The server dropped events of this client under its rate limit (control
+ * message "ratelimited", at most one a second). Asks over the limit are
+ * rejected with a RemoteError instead.
+ */
+export class RateLimitedError extends WseventsError {
+  constructor(
+    /** The last event dropped. */
+    readonly event: string,
+    /** Events dropped since the server's previous notice. */
+    readonly dropped: number,
+  ) {
+    super(`wsevents: the server dropped ${dropped} events over its rate limit (the last: "${event}")`);
+  }
+}
+
 /** An ask got no reply in time. */
 export class TimeoutError extends WseventsError {
   constructor(

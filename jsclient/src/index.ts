@@ -40,6 +40,7 @@ export {
   DisconnectedError,
   InvalidEventError,
   ProtocolError,
+  RateLimitedError,
   RemoteError,
   TimeoutError,
   WseventsError,

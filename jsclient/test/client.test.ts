@@ -10,6 +10,7 @@ import {
   ClosedError,
   DisconnectedError,
   ProtocolError,
+  RateLimitedError,
   RemoteError,
   TimeoutError,
   Ws,
@@ -272,6 +273,19 @@ describe('events', () => {
     assert.equal((await errors.next()).message, 'async handler failed');
     conn.send({ type: 'e', kind: 'j', event: 'boom', payload: '{not json' });
     assert.match((await errors.next()).message, /event "boom": invalid JSON payload/);
+    assert.equal(c.state, 'open');
+  });
+
+  test('the server\'s rate-limit notice is reported as RateLimitedError, unknown controls ignored', async () => {
+    const { c, conn, errors } = await pair();
+    conn.send({ type: 'c', kind: 't', event: 'resume', payload: '' });
+    conn.send({ type: 'c', kind: 'j', event: 'ratelimited', payload: '{"event":"chat","dropped":3}' });
+    const err = await errors.next();
+    assert.ok(err instanceof RateLimitedError);
+    assert.equal(err.event, 'chat');
+    assert.equal(err.dropped, 3);
+    assert.match(err.message, /dropped 3 events over its rate limit/);
+    assert.equal(errors.size, 0);
     assert.equal(c.state, 'open');
   });
 

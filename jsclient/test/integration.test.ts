@@ -11,6 +11,7 @@ import { WebSocket } from 'ws';
 import {
   ClosedError,
   DisconnectedError,
+  RateLimitedError,
   RemoteError,
   TimeoutError,
   connect,
@@ -344,6 +345,24 @@ describe('JS client against the Go server (examples/jstest)', () => {
       assert.throws(() => c.emit('echo', 'x'), ClosedError);
       const now = (await observer.c.ask('stats', null)) as { accepted: number; connections: number };
       assert.equal(now.accepted, before.accepted + 1, 'the server saw the closed client connect again');
+    });
+  });
+
+  describe('rate limit', () => {
+    test('events over the limit are dropped and reported as RateLimitedError; asks get an error reply', T, async () => {
+      // /events-ratelimited: a burst of 5 events, no refill to speak of.
+      const { c, states, errors } = client(`ws://${server.addr}/events-ratelimited`);
+      await waitState(states, 'open');
+      const echoes = collect(c, 'echo');
+      for (let i = 1; i <= 8; i++) c.emit('echo', i);
+      for (let i = 1; i <= 5; i++) assert.equal(await echoes.next(), i);
+      const err = await errors.next();
+      assert.ok(err instanceof RateLimitedError, String(err));
+      assert.equal(err.event, 'echo');
+      assert.equal(err.dropped, 1); // the first drop is told at once, the next ones a second later at most
+      await assert.rejects(c.ask('echo', 'x'), (e: unknown) => e instanceof RemoteError && /rate limit/.test(e.message));
+      assert.equal(echoes.size, 0, 'an event over the limit was delivered');
+      assert.equal(c.state, 'open');
     });
   });
 });
