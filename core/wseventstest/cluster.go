@@ -282,14 +282,18 @@ func exactlyOnce(t *testing.T, urls []string, subscribed func(topic string) int)
 	for i, url := range urls {
 		inboxes = append(inboxes, dialInbox(t, url, fmt.Sprintf("c%d0", i), "r"), dialInbox(t, url, fmt.Sprintf("c%d1", i), ""))
 	}
-	waitFor(t, "every node subscribed to all and to room r, once", func() bool {
-		return subscribed("all") == len(urls) && subscribed("room.r") == len(urls)
+	// Room q has its only member on node 0: emits to it from other nodes
+	// cross on "all" and node 0 delivers them.
+	lone := dialInbox(t, urls[0], "q00", "q")
+	inboxes = append(inboxes, lone)
+	waitFor(t, "every node subscribed to all and to room r, once, and node 0 to room q", func() bool {
+		return subscribed("all") == len(urls) && subscribed("room.r") == len(urls) && subscribed("room.q") == 1
 	})
 	ids := make([]string, len(inboxes))
 	for i, in := range inboxes {
 		ids[i] = in.id
 	}
-	members := func(id string) bool { return strings.HasSuffix(id, "0") }
+	members := func(id string) bool { return strings.HasSuffix(id, "0") && id != lone.id }
 	want := make(map[string][]string)
 	add := func(text string, to func(id string) bool) {
 		for _, id := range ids {
@@ -314,10 +318,13 @@ func exactlyOnce(t *testing.T, urls []string, subscribed func(topic string) int)
 		add(fmt.Sprintf("A%d", i), func(string) bool { return true })
 		other.emit(t, "sto", fmt.Sprintf("r|S%d", i))
 		add(fmt.Sprintf("S%d", i), members)
-		// A room that only other nodes have: the emit crosses on "all".
-		if i == 1 {
-			other.emit(t, "sto", fmt.Sprintf("r|T%d", i))
-			add(fmt.Sprintf("T%d", i), members)
+		// A room that only another node has: the server's emit and a
+		// connection's emit cross on "all".
+		if i > 0 {
+			other.emit(t, "sto", fmt.Sprintf("q|T%d", i))
+			add(fmt.Sprintf("T%d", i), func(id string) bool { return id == lone.id })
+			member.emit(t, "to", fmt.Sprintf("q|U%d", i))
+			add(fmt.Sprintf("U%d", i), func(id string) bool { return id == lone.id })
 		}
 	}
 	expectExactly(t, inboxes, want)

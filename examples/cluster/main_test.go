@@ -110,6 +110,12 @@ func join(t *testing.T, addr string) *chatter {
 	return c
 }
 
+func (c *chatter) nodeName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.node
+}
+
 func (c *chatter) got() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -157,6 +163,18 @@ func testCluster(t *testing.T, opts options) {
 	for _, ln := range lns {
 		people = append(people, join(t, ln.Addr().String()))
 	}
+	// Each node greets its client once the connection is registered (in
+	// OnConnection): before that, a broadcast would not count it. The
+	// handshake's 101 comes first, so wait for the greeting.
+	for i, p := range people {
+		deadline := time.Now().Add(5 * time.Second)
+		for p.nodeName() == "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("client of node %d never greeted", i+1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	// A node that knows the two others has its subscriptions in place:
 	// it says hello only once they are.
 	deadline := time.Now().Add(5 * time.Second)
@@ -192,8 +210,8 @@ func testCluster(t *testing.T, opts options) {
 		if got := p.got(); !slices.Equal(got, want[i]) {
 			t.Errorf("client of node %d got %q, want %q", i+1, got, want[i])
 		}
-		if p.node != fmt.Sprintf("node %d", i+1) {
-			t.Errorf("client of node %d was told it is on %q", i+1, p.node)
+		if n := p.nodeName(); n != fmt.Sprintf("node %d", i+1) {
+			t.Errorf("client of node %d was told it is on %q", i+1, n)
 		}
 	}
 }
