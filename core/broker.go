@@ -89,6 +89,26 @@ type Broker interface {
 	Close() error
 }
 
+// BatchPublisher is an optional interface of a Broker whose cost is the
+// round trip (Redis answers every PUBLISH): the node's publisher hands it
+// every publication waiting in its queue, up to MaxPublishBatch, in order,
+// instead of one Publish each. It returns how many of the batch, from the
+// first, it published, and the error that stopped it; the rest count as
+// lost. The rules of Publish apply (one goroutine, no data retained after
+// it returns, fail fast when down).
+type BatchPublisher interface {
+	PublishBatch(batch []Publication) (published int, err error)
+}
+
+// Publication is one message of a PublishBatch.
+type Publication struct {
+	Topic string
+	Data  []byte
+}
+
+// MaxPublishBatch is the most publications one PublishBatch carries.
+const MaxPublishBatch = 128
+
 // BrokerHandler is what a node gives its Broker in Open.
 type BrokerHandler interface {
 	// BrokerMessage delivers a message published on a subscribed topic.

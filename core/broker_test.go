@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -403,4 +405,118 @@ func TestJoinClusterBeforeAnyClient(t *testing.T) {
 		return len(a.ClusterNodes()) == 1 && len(b.ClusterNodes()) == 1
 	})
 	New(Config{}).JoinCluster() // without a Broker: nothing
+}
+
+// batchingBroker is a MemoryBroker node that takes its publications in
+// batches (BatchPublisher), held back by gate until the test opens it, and
+// fails the second half of the batches from failFrom on.
+type batchingBroker struct {
+	Broker
+	gate     chan struct{}
+	mu       sync.Mutex
+	sizes    []int
+	failFrom int // the batch index from which half of each batch fails; 0: none
+}
+
+func (b *batchingBroker) hold() {
+	b.mu.Lock()
+	b.gate = make(chan struct{})
+	b.mu.Unlock()
+}
+
+func (b *batchingBroker) release() {
+	b.mu.Lock()
+	close(b.gate)
+	b.mu.Unlock()
+}
+
+func (b *batchingBroker) PublishBatch(batch []Publication) (int, error) {
+	b.mu.Lock()
+	gate := b.gate
+	b.mu.Unlock()
+	<-gate
+	b.mu.Lock()
+	b.sizes = append(b.sizes, len(batch))
+	fail := b.failFrom > 0 && len(b.sizes) > b.failFrom
+	b.mu.Unlock()
+	n := len(batch)
+	if fail {
+		n = len(batch) / 2
+	}
+	for i, p := range batch[:n] {
+		if err := b.Broker.Publish(p.Topic, p.Data); err != nil {
+			return i, err
+		}
+	}
+	if fail {
+		return n, errors.New("half of this batch failed")
+	}
+	return n, nil
+}
+
+// A BatchPublisher gets what queued up while it was busy in one call, in
+// order; what it reports unpublished counts as lost.
+func TestClusterBatchPublisher(t *testing.T) {
+	hub := NewMemoryBroker()
+	batching := &batchingBroker{Broker: hub.Node(), gate: make(chan struct{})}
+	nodes := startNodes(t, 2, Config{}, func(i int) Broker {
+		if i == 0 {
+			return batching
+		}
+		return hub.Node()
+	})
+	batching.release()
+	for _, n := range nodes {
+		n.s.JoinCluster()
+	}
+	waitNodes(t, nodes)
+	far := connectInbox(t, nodes[1].url, "far")
+	waitFor(t, "far connected", func() bool { return nodes[1].s.Len() == 1 })
+
+	// Hold the publisher while 200 emits queue up behind it.
+	batching.hold()
+	s := nodes[0].s
+	before := s.Stats().Broker
+	s.To(All).Emit("msg", "first") // the publisher takes it and waits at the gate
+	time.Sleep(20 * time.Millisecond)
+	var want []string
+	want = append(want, "et:msg\nfirst")
+	for i := 0; i < 200; i++ {
+		s.To(All).Emit("msg", strconv.Itoa(i))
+		want = append(want, "et:msg\n"+strconv.Itoa(i))
+	}
+	batching.release()
+	waitFor(t, "every emit delivered across", func() bool { return len(far.snapshot()) >= len(want) })
+	if got := far.snapshot(); !slices.Equal(got, want) {
+		t.Fatalf("far got %d messages, not the %d in order", len(got), len(want))
+	}
+	batching.mu.Lock()
+	sizes := slices.Clone(batching.sizes)
+	batching.mu.Unlock()
+	if slices.Max(sizes) < 2 || slices.Max(sizes) > MaxPublishBatch {
+		t.Fatalf("batch sizes %v: want the queued emits in batches of at most %d", sizes, MaxPublishBatch)
+	}
+	st := s.Stats().Broker
+	if st.Published-before.Published != uint64(len(want)) || st.Lost != before.Lost {
+		t.Fatalf("published %d, lost %d; want %d and 0", st.Published-before.Published, st.Lost-before.Lost, len(want))
+	}
+
+	// Partial failures: what the broker did not publish is lost, counted.
+	batching.mu.Lock()
+	batching.failFrom = len(batching.sizes)
+	batching.mu.Unlock()
+	batching.hold()
+	s.To(All).Emit("msg", "held")
+	time.Sleep(20 * time.Millisecond)
+	for i := 0; i < 99; i++ {
+		s.To(All).Emit("msg", "x")
+	}
+	batching.release()
+	waitFor(t, "the 100 publications accounted for", func() bool {
+		now := s.Stats().Broker
+		return now.Published+now.Lost-st.Published-st.Lost == 100
+	})
+	if lost := s.Stats().Broker.Lost - st.Lost; lost == 0 || lost >= 100 {
+		t.Fatalf("lost %d of 100 with half of each batch failing", lost)
+	}
 }

@@ -209,7 +209,8 @@ func (cl *cluster) subscribe(topic string) {
 	cl.nsubs.Add(1)
 }
 
-// publisher hands queued publications to the broker, one at a time.
+// publisher hands queued publications to the broker: one at a time, or
+// what has queued up in one batch to a BatchPublisher.
 func (cl *cluster) publisher() {
 	defer cl.wg.Done()
 	select {
@@ -217,20 +218,54 @@ func (cl *cluster) publisher() {
 	case <-cl.done:
 		return
 	}
+	bp, _ := cl.b.(BatchPublisher)
+	var batch []Publication
+	publish := func(p publication) {
+		if bp == nil {
+			cl.publishNow(p)
+			return
+		}
+		batch = append(batch[:0], Publication{p.topic, p.data})
+	more:
+		for len(batch) < MaxPublishBatch {
+			select {
+			case q := <-cl.pub:
+				batch = append(batch, Publication{q.topic, q.data})
+			default:
+				break more
+			}
+		}
+		cl.publishBatch(bp, batch)
+		clear(batch)
+	}
 	for {
 		select {
 		case p := <-cl.pub:
-			cl.publishNow(p)
+			publish(p)
 		case <-cl.done:
 			for {
 				select {
 				case p := <-cl.pub:
-					cl.publishNow(p)
+					publish(p)
 				default:
 					return
 				}
 			}
 		}
+	}
+}
+
+func (cl *cluster) publishBatch(bp BatchPublisher, batch []Publication) {
+	if !cl.up.Load() {
+		cl.lost.Add(uint64(len(batch)))
+		return
+	}
+	n, err := bp.PublishBatch(batch)
+	n = min(max(n, 0), len(batch))
+	cl.published.Add(uint64(n))
+	if n < len(batch) {
+		cl.lost.Add(uint64(len(batch) - n))
+		cl.s.cfg.Logger.Debug("wsevents: broker publish failed", "messages", len(batch)-n, "err", err)
 	}
 }
 

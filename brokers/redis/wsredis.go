@@ -59,7 +59,10 @@ type Broker struct {
 	waiting map[string][]chan struct{} // subscriptions awaiting Redis's confirmation
 }
 
-var _ wsevents.Broker = (*Broker)(nil)
+var (
+	_ wsevents.Broker         = (*Broker)(nil)
+	_ wsevents.BatchPublisher = (*Broker)(nil)
+)
 
 // New returns a Broker for one node over client. The client stays the
 // caller's: Close (called by Server.Shutdown) ends the subscription
@@ -173,6 +176,27 @@ func (b *Broker) Publish(topic string, data []byte) error {
 	ctx, cancel := context.WithTimeout(b.ctx, b.opts.Timeout)
 	defer cancel()
 	return b.client.Publish(ctx, b.Channel(topic), data).Err()
+}
+
+// PublishBatch publishes the batch in one pipeline: one round trip to
+// Redis for every message the node has queued (wsevents.BatchPublisher).
+func (b *Broker) PublishBatch(batch []wsevents.Publication) (int, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.opts.Timeout)
+	defer cancel()
+	pipe := b.client.Pipeline()
+	for _, p := range batch {
+		pipe.Publish(ctx, b.Channel(p.Topic), p.Data)
+	}
+	cmds, err := pipe.Exec(ctx)
+	for i, cmd := range cmds {
+		if cmd.Err() != nil {
+			return i, cmd.Err()
+		}
+	}
+	if err != nil || len(cmds) < len(batch) {
+		return len(cmds), fmt.Errorf("wsredis: publish: %w", err)
+	}
+	return len(batch), nil
 }
 
 // Subscribe subscribes the topic's channel and waits for Redis to confirm

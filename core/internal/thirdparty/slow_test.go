@@ -43,6 +43,8 @@ type slowResult struct {
 	hookCalls atomic.Int64
 	hookIDs   sync.Map
 	maxEmit   time.Duration
+	firstHook atomic.Int64 // UnixNano of the first OnSlowConsumer call
+	gone      sync.Map     // connection ID -> time.Time of its OnDisconnect
 }
 
 // runSlowConsumer puts two readers (gorilla, coder) and one stalled raw
@@ -51,10 +53,15 @@ type slowResult struct {
 func runSlowConsumer(t *testing.T, cfg wsevents.Config) (*harness, *slowResult, *rawConn) {
 	res := &slowResult{}
 	cfg.OnSlowConsumer = func(c wsevents.Connection, dropped uint64) {
+		res.firstHook.CompareAndSwap(0, time.Now().UnixNano())
 		res.hookCalls.Add(1)
 		res.hookIDs.Store(c.ID(), dropped)
 	}
-	h := startOn(t, cfg, func(c wsevents.Connection) { c.Join("r") }, func(l net.Listener) net.Listener {
+	onConn := func(c wsevents.Connection) {
+		c.Join("r")
+		c.OnDisconnect(func() { res.gone.Store(c.ID(), time.Now()) })
+	}
+	h := startOn(t, cfg, onConn, func(l net.Listener) net.Listener {
 		return smallSendBuffers{l}
 	})
 
@@ -171,6 +178,17 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 		WriteTimeout:   time.Second,
 	})
 	h.waitGone(t, res.stalledID)
+	// Handled within the write timeout: the close frame cannot get past
+	// the stalled socket, the write gives up after WriteTimeout and the
+	// connection ends. The bound is loose (a loaded machine under -race): what it
+	// rules out is waiting for keepalive (PongTimeout, a minute) or forever.
+	eventually(t, "the stalled client's OnDisconnect", func() bool { _, ok := res.gone.Load(res.stalledID); return ok })
+	goneAt, _ := res.gone.Load(res.stalledID)
+	if d := goneAt.(time.Time).Sub(time.Unix(0, res.firstHook.Load())); d > 5*time.Second {
+		t.Errorf("the stalled client ended %v after it overflowed, WriteTimeout is 1s", d)
+	} else {
+		t.Logf("the stalled client ended %v after it overflowed (WriteTimeout 1s)", d.Round(time.Millisecond))
+	}
 	eventually(t, "Len back to the two readers", func() bool { return h.srv.Len() == 2 })
 	if n := h.srv.RoomLen("r"); n != 2 {
 		t.Fatalf("RoomLen = %d after the slow consumer left, want 2", n)
