@@ -1,7 +1,6 @@
 package wsevents
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -95,6 +94,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, _ := brw.Reader.Peek(n)
 		pending = append([]byte(nil), p...)
 	}
+	if raw, ok := w.(*rawResponse); ok {
+		raw.upgraded(s) // Serve's handshake buffers are free again
+	}
 	var in *inflater
 	if accepted {
 		in = &inflater{takeover: !ext.ClientNoContextTakeover}
@@ -144,13 +146,13 @@ func isHandshakeHeader(k string) bool {
 // serveConn registers an upgraded connection, runs OnConnection and
 // serves it until it ends.
 func (s *Server) serveConn(c *Conn) {
-	c.hs = new(handlerSet)
+	c.hs = &c.hsOwn
 	if err := s.register(c); err != nil {
 		s.stats.refused.Add(1)
 		s.cfg.Logger.Warn("wsevents: connection refused", "err", err)
 		c.netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
 		c.netConn.Close()
-		c.cancel()
+		c.ctx.cancel()
 		return
 	}
 	s.liveAdd()
@@ -176,13 +178,11 @@ func (s *Server) serveConn(c *Conn) {
 
 // newConn builds a connection on an upgraded socket (either side).
 func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto string, in *inflater, pending []byte) *Conn {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c := &Conn{
 		srv:       s,
 		id:        id,
 		req:       r,
-		ctx:       ctx,
-		cancel:    cancel,
+		ctx:       connContext{values: r.Context()},
 		netConn:   netConn,
 		proto:     proto,
 		eventMode: proto == Subprotocol,

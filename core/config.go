@@ -91,8 +91,10 @@ type Config struct {
 	InsecureSkipOriginCheck bool
 
 	// HandshakeTimeout bounds the upgrade: writing the 101 response (with
-	// any headers middleware set on the ResponseWriter). Default 10s. The request itself is read by the HTTP server: bound it
-	// with http.Server.ReadHeaderTimeout.
+	// any headers middleware set on the ResponseWriter). Default 10s.
+	// Behind an http.Server the request itself is read by the HTTP
+	// server: bound it with http.Server.ReadHeaderTimeout. With Serve it
+	// bounds the whole handshake, from the accept (and TLS) to the 101.
 	HandshakeTimeout time.Duration
 
 	// WriteTimeout bounds each write to the socket. A client that does not

@@ -14,6 +14,14 @@
 //	http.Handle("/chat", ws)
 //	http.Handle("/wsevents.js", wsevents.ClientHandler()) // the browser client
 //
+// A Server can also take a listener of its own, with no HTTP server in
+// front: ws.ListenAndServe(":8081") or ws.Serve(ln) (a tls.Listener too)
+// serve every request on it as a WebSocket handshake. That is the leanest
+// path (the request keeps no net/http context chain) for a port given to
+// WebSocket alone; it bounds the whole handshake with
+// Config.HandshakeTimeout and answers non-WebSocket requests through
+// Config.Error. Shutdown closes such listeners.
+//
 // Adapters for Gin, Echo and Iris live in their own modules
 // (github.com/wsevents/wsevents/adapters/...); the wire format is
 // PROTOCOL.md at the repository root. The zero Config is safe: same-host
@@ -32,7 +40,7 @@
 // (WSEVENTS_EPOLL=0 in the environment turns parking off). Keepalive runs
 // on one goroutine per Server, not a timer per connection, and a
 // connection keeps of its upgrade request all but the handshake's own
-// headers. Handlers of a
+// headers; its Context costs nothing until something waits on it. Handlers of a
 // connection run on its read goroutine, in order; a handler that blocks
 // holds up only its own connection. Emits never block: a message is encoded once, however many
 // connections it goes to, and queued on each; a few shared writer

@@ -2,8 +2,10 @@ package wsevents
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"testing"
+	"unsafe"
 )
 
 // goroutine leak checks: core cannot import goleak (its go.mod stays
@@ -23,4 +25,16 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// What an idle connection costs depends on the size class its Conn falls
+// in: 888 bytes (the 896 class less Go's 8-byte malloc header) on 64-bit
+// Linux. A field that pushes it past costs every connection 128 bytes.
+func TestConnSizeClass(t *testing.T) {
+	if runtime.GOOS != "linux" || unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the budget is for 64-bit Linux")
+	}
+	if n := unsafe.Sizeof(Conn{}); n > 896-8 {
+		t.Fatalf("Conn is %d bytes: over the 896-byte class (less its 8-byte header); it now costs 1,024 per connection", n)
+	}
 }

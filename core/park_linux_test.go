@@ -207,3 +207,16 @@ func TestBusyConnectionDoesNotPark(t *testing.T) {
 	}
 	waitFor(t, "the silent connection parked", func() bool { return parkedNow(s) == 1 })
 }
+
+// A silent connection served by Serve parks like one behind net/http
+// (Linux): the handshake's goroutine is given back.
+func TestServeListenerParks(t *testing.T) {
+	needParking(t)
+	s := New(Config{PingPeriod: -1})
+	s.OnConnection(func(c Connection) { c.On("echo", func(m string) { c.Emit("echo", m) }) })
+	addr := serveListener(t, s)
+	c := dialEvents(t, "ws://"+addr+"/")
+	waitFor(t, "the silent connection parked", func() bool { return parkedNow(s) == 1 })
+	c.send("et:echo\nawake")
+	c.expect("et:echo\nawake")
+}

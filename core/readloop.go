@@ -260,7 +260,7 @@ func (c *Conn) control(op byte, payload []byte) error {
 		// What was already queued goes out before the answer (RFC 6455
 		// 5.5.1 lets the close wait for the message under way).
 		c.queueClose(echo, false)
-		c.cancel()
+		c.ctx.cancel()
 	} else if c.closeSent.Load() {
 		// The answer to our close: the exchange is done.
 		c.netConn.Close()
@@ -391,7 +391,7 @@ func (c *Conn) finish() {
 	c.rd.r, c.rd.w, c.rd.pending = 0, 0, nil
 	c.rd.release()
 	c.srv.ka.remove(c)
-	c.cancel()
+	c.ctx.cancel()
 	for _, room := range c.srv.unregister(c) {
 		c.safeHook(func() { c.fireLeave(room) })
 	}

@@ -38,6 +38,10 @@ type Server struct {
 	parks     atomic.Uint64 // connections parked so far, for the tests
 
 	closing atomic.Bool
+	// What Shutdown closes of Serve's (listen.go): its listeners and the
+	// connections whose handshake is under way.
+	lnMu      sync.Mutex
+	listeners map[any]struct{}
 	// live counts connections being served; Shutdown waits for zero. (A
 	// WaitGroup cannot take Add while Shutdown waits.)
 	liveMu   sync.Mutex
@@ -173,13 +177,15 @@ func (s *Server) brokerStats() BrokerStats {
 	return s.cl.stats()
 }
 
-// Shutdown stops accepting connections, closes every connection with 1001
+// Shutdown stops accepting connections (ServeHTTP answers 503; the
+// listeners given to Serve close), closes every connection with 1001
 // after what is queued for it, and waits for them to end. When ctx ends
 // first (or after DefaultShutdownGrace if ctx has no deadline) the
 // remaining connections are dropped and ctx's error, or
 // context.DeadlineExceeded, is returned.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing.Store(true)
+	s.closeListeners()
 	if s.cl != nil {
 		// After the connections: their last emits still cross.
 		defer s.cl.close()

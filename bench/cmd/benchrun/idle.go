@@ -41,7 +41,7 @@ type IdleConfig struct {
 // repetition, after its framework adapters (extra rows, reported against
 // wsevents over net/http). neffos-sync is left out: it differs from neffos
 // only in the broadcaster, which an idle connection never touches.
-var idleLibs = []string{"gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos", "wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents"}
+var idleLibs = []string{"gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos", "wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents-serve", "wsevents"}
 
 func defaultIdle() *IdleConfig {
 	return &IdleConfig{Conns: 15000, Shards: 3, Reps: 3, Libs: slices.Clone(idleLibs)}
@@ -160,7 +160,7 @@ func (r *runner) runIdle(ctx context.Context, ic *IdleConfig, lib string) IdleRu
 		time.Sleep(time.Second)
 	}()
 	// Baseline: the first call warms the endpoint's own path up.
-	if _, err := debugGC(srv.addr); err != nil {
+	if _, err := debugGC(srv.debugAddr); err != nil {
 		return fail("baseline: %v", err)
 	}
 	time.Sleep(100 * time.Millisecond)
@@ -290,7 +290,7 @@ func (r *runner) runIdle(ctx context.Context, ic *IdleConfig, lib string) IdleRu
 	}
 	run.Settled = last[len(last)-1]
 	run.SettleS = time.Since(t0).Seconds()
-	if _, err := debugGC(srv.addr); err != nil {
+	if _, err := debugGC(srv.debugAddr); err != nil {
 		return fail("%v", err)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -354,7 +354,7 @@ func debugGC(addr string) (memReport, error) {
 // the kernel's socket and slab memory.
 func snapshot(srv *server) (memSnap, error) {
 	var s memSnap
-	m, err := debugGC(srv.addr)
+	m, err := debugGC(srv.debugAddr)
 	if err != nil {
 		return s, err
 	}
@@ -499,9 +499,17 @@ func idleGoal(ir *IdleResults) goalRow {
 			peers = append(peers, fmt.Sprintf("%s %.1f", l, s.RSS/1024))
 		}
 	}
-	g.measured = fmt.Sprintf("%s B = %.2f KiB per connection (Go heap %s B, stacks %s B, %.2f goroutines); peers in KiB: %s",
-		thou(ws.RSS), ws.RSS/1024, thou(ws.Heap), thou(ws.Stack), ws.Goroutines, strings.Join(peers, ", "))
-	g.met = yesNo(ws.RSS <= idleGoalBytes)
+	g.measured = fmt.Sprintf("over net/http: %s B = %.2f KiB per connection (Go heap %s B, stacks %s B, %.2f goroutines)",
+		thou(ws.RSS), ws.RSS/1024, thou(ws.Heap), thou(ws.Stack), ws.Goroutines)
+	best := ws.RSS
+	// The raw-listener path (Server.Serve) is wsevents too: the way to
+	// serve the most connections from a port of their own.
+	if sv := sum["wsevents-serve"]; sv != nil && sv.Runs > sv.Failed {
+		g.measured += fmt.Sprintf("; on its own listener (`Server.Serve`): %s B = %.2f KiB (Go heap %s B)", thou(sv.RSS), sv.RSS/1024, thou(sv.Heap))
+		best = min(best, sv.RSS)
+	}
+	g.measured += "; peers in KiB: " + strings.Join(peers, ", ")
+	g.met = yesNo(best <= idleGoalBytes)
 	return g
 }
 

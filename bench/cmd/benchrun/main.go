@@ -135,7 +135,8 @@ var (
 	// (the same servers behind another router), not peers. They run in the
 	// echo cases of 100 connections and in idle memory, and are reported
 	// against wsevents over net/http.
-	adapterLibs = []string{"wsevents-gin", "wsevents-echo", "wsevents-iris"}
+	// wsevents-serve is wsevents on its raw-listener path (Server.Serve).
+	adapterLibs = []string{"wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents-serve"}
 )
 
 // isAdapter reports whether lib is wsevents over a framework adapter.
@@ -611,11 +612,12 @@ func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, 
 
 // server is a running benchserver.
 type server struct {
-	addr   string
-	pid    int
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	stderr *bytes.Buffer
+	addr      string
+	debugAddr string // where /debug/ is served: addr, but for wsevents-serve
+	pid       int
+	cmd       *exec.Cmd
+	exited    chan struct{} // closed when the process has exited
+	stderr    *bytes.Buffer
 }
 
 // startServer starts benchserver for lib pinned to CPU 0 (GOMAXPROCS=1) on
@@ -628,19 +630,28 @@ func (r *runner) startServer(lib, cpuprofile string) (*server, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", r.port)
 	args := []string{"-c", "0", filepath.Join(r.bindir, "benchserver"), "-lib", lib, "-addr", addr}
+	debugAddr := addr
+	if lib == "wsevents-serve" { // its listener is wsevents' alone
+		debugAddr = fmt.Sprintf("127.0.0.1:%d", r.port+1000)
+		args = append(args, "-debug-addr", debugAddr)
+	}
 	if cpuprofile != "" {
 		args = append(args, "-cpuprofile", cpuprofile)
 	}
 	cmd := exec.Command("taskset", args...) // taskset execs: the pid is the server's
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	srv := &server{addr: addr, cmd: cmd, exited: make(chan struct{}), stderr: &bytes.Buffer{}}
+	srv := &server{addr: addr, debugAddr: debugAddr, cmd: cmd, exited: make(chan struct{}), stderr: &bytes.Buffer{}}
 	cmd.Stderr = srv.stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	srv.pid = cmd.Process.Pid
 	go func() { cmd.Wait(); close(srv.exited) }()
-	if err := waitListening(addr, srv.exited); err != nil {
+	err := waitListening(addr, srv.exited)
+	if err == nil && debugAddr != addr {
+		err = waitListening(debugAddr, srv.exited)
+	}
+	if err != nil {
 		srv.stop()
 		return nil, fmt.Errorf("%v: %s", err, srv.stderr.String())
 	}

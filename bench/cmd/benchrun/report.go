@@ -179,7 +179,7 @@ func renderAdapters(w func(string, ...any), c Case, m map[string]*Stat) {
 		ws = &Stat{}
 	}
 	w("wsevents over the framework adapters (the same wsevents servers mounted with `wsgin.Handler`, `wsecho.Handler`, `wsiris.Handler` "+
-		"on a bare Gin, Echo or Iris router), as multiples of **wsevents over net/http** above (%.0f msg/s, %.2f µs/msg):\n\n", ws.Rate, ws.CPUPerMsg/1e3)
+		"on a bare Gin, Echo or Iris router) and on its raw-listener path (serve: `Server.Serve` on the listener, no net/http server), as multiples of **wsevents over net/http** above (%.0f msg/s, %.2f µs/msg):\n\n", ws.Rate, ws.CPUPerMsg/1e3)
 	w("| wsevents over | msg/s | server CPU µs/msg | server CPU use | throughput × wsevents over net/http | CPU/msg × wsevents over net/http | runs |\n")
 	w("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, l := range libs {

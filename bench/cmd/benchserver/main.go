@@ -28,7 +28,7 @@
 // departs from them (a buffer size, a dropped rate limiter) a comment says
 // why. Compression is off everywhere.
 //
-//	benchserver -lib gws -addr 127.0.0.1:9100 [-cpuprofile cpu.out]
+//	benchserver -lib gws -addr 127.0.0.1:9100 [-cpuprofile cpu.out] [-memprofilerate 1]
 //
 // It stops on SIGINT/SIGTERM (and writes the profile then).
 //
@@ -96,9 +96,19 @@ func main() {
 	lib := flag.String("lib", "", "library: "+names())
 	addr := flag.String("addr", "127.0.0.1:9100", "listen `address`")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `file` (from start to SIGTERM)")
+	debugAddr := flag.String("debug-addr", "", "also serve the /debug/ routes on this `address` (required by wsevents-serve, whose listener is wsevents' alone)")
+	memRate := flag.Int("memprofilerate", 0, "runtime.MemProfileRate (1: every allocation in /debug/pprof/heap; 0: Go's default)")
 	flag.Parse()
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate
+	}
 	mk, ok := libs[*lib]
-	if !ok {
+	serve, raw := listenerLibs[*lib]
+	if raw && *debugAddr == "" {
+		fmt.Fprintf(os.Stderr, "benchserver: -lib %s needs -debug-addr\n", *lib)
+		os.Exit(2)
+	}
+	if !ok && !raw {
 		fmt.Fprintf(os.Stderr, "benchserver: -lib must be one of %s\n", names())
 		os.Exit(2)
 	}
@@ -127,16 +137,40 @@ func main() {
 	debug := http.NewServeMux()
 	debug.HandleFunc("GET /debug/gc", debugGC)
 	debug.Handle("GET /debug/pprof/heap", httppprof.Handler("heap"))
-	hs := &http.Server{Handler: mk(debug), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(os.Stderr, "http: ", 0)}
-	go hs.Serve(ln)
+	if *debugAddr != "" {
+		dl, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go (&http.Server{Handler: debug, ReadHeaderTimeout: 10 * time.Second}).Serve(dl)
+	}
+	if raw {
+		go func() {
+			if err := serve(ln); err != nil {
+				log.Printf("benchserver: %v", err)
+			}
+		}()
+	} else {
+		hs := &http.Server{Handler: mk(debug), ReadHeaderTimeout: 10 * time.Second, ErrorLog: log.New(os.Stderr, "http: ", 0)}
+		go hs.Serve(ln)
+	}
 	log.Printf("benchserver: %s on %s (pid %d)", *lib, ln.Addr(), os.Getpid())
 	<-ctx.Done()
 	ln.Close()
 }
 
+// listenerLibs take the listener whole: wsevents' raw-listener path
+// (Server.Serve), no net/http server in front.
+var listenerLibs = map[string]func(net.Listener) error{
+	"wsevents-serve": wseventsServe,
+}
+
 func names() string {
 	var s []string
 	for k := range libs {
+		s = append(s, k)
+	}
+	for k := range listenerLibs {
 		s = append(s, k)
 	}
 	sort.Strings(s)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"net/http"
 
 	wsevents "github.com/wsevents/wsevents/core"
@@ -60,4 +61,20 @@ func wseventsHandler() http.Handler {
 	mux.Handle("GET /events", ws.events)
 	mux.Handle("GET /rooms/", ws.rooms)
 	return mux
+}
+
+// wseventsServe is wsevents on its raw-listener path: one Server takes the
+// whole listener (Server.Serve) and routes by path itself, /events to the
+// event echo and anything else to the native echo, as the echo and events
+// servers above do.
+func wseventsServe(ln net.Listener) error {
+	srv := wsevents.New(wsevents.Config{})
+	srv.OnConnection(func(c wsevents.Connection) {
+		if c.Request().URL.Path == "/events" {
+			c.On("echo", func(m wsevents.Message) { c.EmitRaw("echo", m.Kind, m.Data) })
+			return
+		}
+		c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
+	})
+	return srv.Serve(ln)
 }
