@@ -13,6 +13,7 @@ require (
 	github.com/wsevents/wsevents/adapters/gin v0.0.0
 	github.com/wsevents/wsevents/adapters/iris v0.0.0
 	github.com/wsevents/wsevents/core v0.0.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (
