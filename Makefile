@@ -17,6 +17,8 @@ test-go: jsclient/node_modules/.package-lock.json
 	done
 	@echo "== go test core, idle connections keep their goroutine (WSEVENTS_EPOLL=0)"
 	cd core && WSEVENTS_EPOLL=0 go test $(GOFLAGS_TEST) .
+	@echo "== go test core, allocation budgets (without -race, which changes allocation counts)"
+	cd core && go test -count=1 -run 'TestHotPathAllocations' .
 
 lint:
 	@set -e; bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \

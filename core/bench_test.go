@@ -15,7 +15,7 @@ import (
 // benchConns connects n raw clients that read and discard everything, and
 // returns the server-side connections. Discarding with io.Copy keeps the
 // client side allocation-free, so -benchmem counts the server's work.
-func benchConns(b *testing.B, s *Server, n int) []Connection {
+func benchConns(b testing.TB, s *Server, n int) []Connection {
 	b.Helper()
 	got := make(chan Connection, n)
 	s.OnConnection(func(c Connection) { got <- c })

@@ -1,0 +1,5 @@
+//go:build !race
+
+package wsevents
+
+const raceEnabled = false
