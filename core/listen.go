@@ -50,11 +50,11 @@ func (s *Server) ListenAndServe(addr string) error {
 // (after retrying temporary errors, such as running out of file
 // descriptors, with a backoff).
 func (s *Server) Serve(ln net.Listener) error {
-	if !s.trackListener(ln, true) {
+	if !s.track(ln, true) {
 		ln.Close()
 		return ErrServerClosed
 	}
-	defer s.trackListener(ln, false)
+	defer s.track(ln, false)
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -76,41 +76,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// trackListener adds ln to the listeners Shutdown closes (add) or
-// removes it; adding fails once Shutdown has begun.
-func (s *Server) trackListener(ln net.Listener, add bool) bool {
+// track adds x (a listener of Serve, or a connection whose handshake is
+// under way) to what Shutdown closes, or removes it; adding fails once
+// Shutdown has begun.
+func (s *Server) track(x io.Closer, add bool) bool {
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	if !add {
-		delete(s.listeners, ln)
+		delete(s.listeners, x)
 		return true
 	}
 	if s.closing.Load() {
 		return false
 	}
 	if s.listeners == nil {
-		s.listeners = make(map[any]struct{})
+		s.listeners = make(map[io.Closer]struct{})
 	}
-	s.listeners[ln] = struct{}{}
-	return true
-}
-
-// trackHandshake adds nc to the connections Shutdown closes while their
-// handshake is under way, or removes it.
-func (s *Server) trackHandshake(nc net.Conn, add bool) bool {
-	s.lnMu.Lock()
-	defer s.lnMu.Unlock()
-	if !add {
-		delete(s.listeners, nc)
-		return true
-	}
-	if s.closing.Load() {
-		return false
-	}
-	if s.listeners == nil {
-		s.listeners = make(map[any]struct{})
-	}
-	s.listeners[nc] = struct{}{}
+	s.listeners[x] = struct{}{}
 	return true
 }
 
@@ -120,7 +102,7 @@ func (s *Server) closeListeners() {
 	s.lnMu.Lock()
 	defer s.lnMu.Unlock()
 	for x := range s.listeners {
-		x.(io.Closer).Close()
+		x.Close()
 	}
 }
 
@@ -132,7 +114,7 @@ var (
 
 // serveRaw reads one handshake from nc and hands it to ServeHTTP.
 func (s *Server) serveRaw(nc net.Conn) {
-	if !s.trackHandshake(nc, true) {
+	if !s.track(nc, true) {
 		nc.Close()
 		return
 	}
@@ -142,7 +124,7 @@ func (s *Server) serveRaw(nc net.Conn) {
 	var state *tls.ConnectionState
 	if tc, ok := nc.(*tls.Conn); ok {
 		if err := tc.Handshake(); err != nil {
-			s.trackHandshake(nc, false)
+			s.track(nc, false)
 			s.stats.refused.Add(1)
 			s.cfg.Logger.Debug("wsevents: TLS handshake failed", "remote", nc.RemoteAddr(), "err", err)
 			nc.Close()
@@ -156,7 +138,7 @@ func (s *Server) serveRaw(nc net.Conn) {
 	w.br.Reset(lr)
 	r, err := http.ReadRequest(w.br)
 	if err != nil {
-		s.trackHandshake(nc, false)
+		s.track(nc, false)
 		s.stats.refused.Add(1)
 		status := http.StatusBadRequest
 		if lr.N <= 0 {
@@ -180,7 +162,7 @@ func (s *Server) serveRaw(nc net.Conn) {
 		nc.Close()
 	}
 	// Refused, or the upgrade failed (if it succeeded, upgraded did this).
-	s.trackHandshake(nc, false)
+	s.track(nc, false)
 	w.release()
 }
 
@@ -261,7 +243,7 @@ func (w *rawResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // handshake's buffers go back to their pools, and the connection stops
 // being one Shutdown closes as a handshake.
 func (w *rawResponse) upgraded(s *Server) {
-	s.trackHandshake(w.conn, false)
+	s.track(w.conn, false)
 	w.release()
 }
 

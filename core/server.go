@@ -3,6 +3,7 @@ package wsevents
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sort"
 	"sync"
@@ -41,7 +42,7 @@ type Server struct {
 	// What Shutdown closes of Serve's (listen.go): its listeners and the
 	// connections whose handshake is under way.
 	lnMu      sync.Mutex
-	listeners map[any]struct{}
+	listeners map[io.Closer]struct{}
 	// live counts connections being served; Shutdown waits for zero. (A
 	// WaitGroup cannot take Add while Shutdown waits.)
 	liveMu   sync.Mutex
