@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -518,5 +519,73 @@ func TestClusterBatchPublisher(t *testing.T) {
 	})
 	if lost := s.Stats().Broker.Lost - st.Lost; lost == 0 || lost >= 100 {
 		t.Fatalf("lost %d of 100 with half of each batch failing", lost)
+	}
+}
+
+// recordingBroker is a MemoryBroker node that keeps a copy of every
+// publication that is not node housekeeping (hello, goodbye).
+type recordingBroker struct {
+	Broker
+	mu   sync.Mutex
+	sent [][]byte
+}
+
+func (b *recordingBroker) Publish(topic string, data []byte) error {
+	if e, ok := parseEnvelope(data); ok && e.kind != envHello && e.kind != envBye {
+		b.mu.Lock()
+		b.sent = append(b.sent, slices.Clone(data))
+		b.mu.Unlock()
+	}
+	return b.Broker.Publish(topic, data)
+}
+
+// countingPayload counts its JSON encodings.
+type countingPayload struct{ n *atomic.Int64 }
+
+func (p countingPayload) MarshalJSON() ([]byte, error) {
+	p.n.Add(1)
+	return []byte(`{"price":101.25}`), nil
+}
+
+// Encode once: an emit's payload is encoded one time, and the message the
+// local clients read is the body that crosses the broker, byte for byte.
+func TestClusterEncodeOnce(t *testing.T) {
+	hub := NewMemoryBroker()
+	rec := &recordingBroker{Broker: hub.Node()}
+	nodes := startNodes(t, 2, Config{}, func(i int) Broker {
+		if i == 0 {
+			return rec
+		}
+		return hub.Node()
+	})
+	near := connectInbox(t, nodes[0].url, "near")
+	far := connectInbox(t, nodes[1].url, "far")
+	waitFor(t, "both connected", func() bool { return nodes[0].s.Len() == 1 && nodes[1].s.Len() == 1 })
+	waitNodes(t, nodes)
+
+	var encodings atomic.Int64
+	if err := nodes[0].s.To(All).Emit("tick", countingPayload{&encodings}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the tick on both nodes", func() bool { return len(near.snapshot()) == 1 && len(far.snapshot()) == 1 })
+	if n := encodings.Load(); n != 1 {
+		t.Fatalf("the payload was encoded %d times for one emit to two nodes, want once", n)
+	}
+	local := near.snapshot()[0]
+	if want := "ej:tick\n" + `{"price":101.25}`; local != want {
+		t.Fatalf("local client read %q, want %q", local, want)
+	}
+	if got := far.snapshot()[0]; got != local {
+		t.Fatalf("the far client read %q, the near one %q", got, local)
+	}
+	rec.mu.Lock()
+	sent := slices.Clone(rec.sent)
+	rec.mu.Unlock()
+	if len(sent) != 1 {
+		t.Fatalf("%d publications for one emit, want 1", len(sent))
+	}
+	e, ok := parseEnvelope(sent[0])
+	if !ok || string(e.body) != local {
+		t.Fatalf("what crossed (%q) is not what the local client read (%q)", e.body, local)
 	}
 }

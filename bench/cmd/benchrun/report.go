@@ -156,7 +156,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 	if idle == nil {
 		w("Idle memory at 15,000 connections (`make idle`); ")
 	}
-	w("wsevents on a raw listener (without net/http); socket.io. " +
+	w("socket.io (Node). " +
 		"Allocations per emit and broadcast are the core's `make bench` (`core/bench_test.go`).\n")
 	return b.String()
 }
