@@ -497,11 +497,21 @@ func testClusterRestart(t *testing.T, c Cluster, ns string) {
 	if lost := a.Stats().Broker.Lost - lostBefore; lost != n {
 		t.Errorf("node a counts %d messages lost during the outage, want %d", lost, n)
 	}
+	// A room first joined on b while the broker is down: its subscription
+	// is taken once the broker is back.
+	b2 := dialInbox(t, urls[1], "b2", "late")
+	waitFor(t, "b2 in room late during the outage", func() bool { return b.RoomLen("late") == 1 })
 
 	c.Start(t)
 	waitFor(t, "both nodes to recover", func() bool { return a.Stats().Broker.Up && b.Stats().Broker.Up })
 	waitFor(t, "the room subscriptions to be restored", func() bool { return c.Subscriptions(t, ns, "room.r") == 2 })
+	waitFor(t, "the room joined during the outage to be subscribed", func() bool { return c.Subscriptions(t, ns, "room.late") == 1 })
 	lostAfterOutage := a.Stats().Broker.Lost
+	a.To("late").Emit("msg", "late-after")
+	waitFor(t, "the emit to the room joined during the outage", func() bool {
+		got := b2.texts()
+		return len(got) == 1 && got[0] == "late-after"
+	})
 	emit("after", n)
 	waitFor(t, "the last phase everywhere", func() bool { return len(b1.texts()) == 2*n+1 && len(a1.texts()) == 3*n })
 	close(stop)
