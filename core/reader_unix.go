@@ -115,10 +115,15 @@ func (c *Conn) tryWritev(batch []*frame, head int) (int, error) {
 }
 
 // writevOnce is the RawConn callback of tryWritev: one attempt, never a
-// wait for writability.
+// wait for writability. One buffer goes out with write(2), which spares
+// the kernel importing an iovec array (the common case of a reply).
 func (c *Conn) writevOnce(fd uintptr) bool {
 	for {
-		c.wvN, _, c.wvErr = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.iovecs)))
+		if len(c.iovecs) == 1 {
+			c.wvN, _, c.wvErr = syscall.Syscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(c.iovecs[0].Base)), uintptr(c.iovecs[0].Len))
+		} else {
+			c.wvN, _, c.wvErr = syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&c.iovecs[0])), uintptr(len(c.iovecs)))
+		}
 		if c.wvErr != syscall.EINTR {
 			return true
 		}
