@@ -123,10 +123,13 @@ func newApp(o options, logger *slog.Logger) *app {
 		MaxQueuedMessages: o.queue,
 		OnSlowConsumer:    func(wsevents.Connection, uint64) { a.hookCalls.Add(1) },
 		// Slow readers pause for a few seconds: longer than that is a
-		// failure of the run, not a policy to exercise.
+		// failure of the run, not a policy to exercise. A paused reader
+		// answers a ping only after it resumes and reads through the
+		// backlog in front of it (slower under -race on a loaded machine),
+		// so the pong timeout leaves it several times its pause.
 		WriteTimeout: 30 * time.Second,
 		PingPeriod:   10 * time.Second,
-		PongTimeout:  8 * time.Second,
+		PongTimeout:  20 * time.Second,
 		Logger:       logger,
 	})
 	a.ws.OnConnection(a.connected)
