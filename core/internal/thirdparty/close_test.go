@@ -168,6 +168,19 @@ func TestCloseProtocolError1002(t *testing.T) {
 		}
 		h.waitGone(t, sc.ID())
 	})
+	// A framing error gorilla cannot make itself: the bad frame goes down
+	// its socket, and gorilla reads the close that answers it.
+	t.Run("gorilla/reserved bit on the wire", func(t *testing.T) {
+		c := gorillaEvents(t, h)
+		sc := h.next(t)
+		if _, err := c.UnderlyingConn().Write(frame(fin|rsv2, opText, event("chat", "hi"), true)); err != nil {
+			t.Fatal(err)
+		}
+		if code := gorillaCloseCode(t, c); code != 1002 {
+			t.Fatalf("gorilla saw close %d, want 1002", code)
+		}
+		h.waitGone(t, sc.ID())
+	})
 	t.Run("coder/empty JSON payload", func(t *testing.T) {
 		c := coderEvents(t, h)
 		sc := h.next(t)
@@ -219,6 +232,26 @@ func TestCloseInvalidUTF8_1007(t *testing.T) {
 		rc.write(clientFrame(fin, opText, []byte{'h', 0xc0, 0xaf}))
 		if code := rc.closeCode(); code != 1007 {
 			t.Fatalf("close %d, want 1007", code)
+		}
+		h.waitGone(t, sc.ID())
+	})
+	// gorilla does not check the text it sends, so it can send invalid
+	// UTF-8 and report the close it gets.
+	t.Run("gorilla/events", func(t *testing.T) {
+		c := gorillaEvents(t, h)
+		sc := h.next(t)
+		gorillaSend(t, c, websocket.TextMessage, bad)
+		if code := gorillaCloseCode(t, c); code != 1007 {
+			t.Fatalf("gorilla saw close %d, want 1007", code)
+		}
+		h.waitGone(t, sc.ID())
+	})
+	t.Run("gorilla/native", func(t *testing.T) {
+		c := dialGorilla(t, h, websocket.Dialer{}, nil)
+		sc := h.next(t)
+		gorillaSend(t, c, websocket.TextMessage, []byte{'h', 0xc0, 0xaf})
+		if code := gorillaCloseCode(t, c); code != 1007 {
+			t.Fatalf("gorilla saw close %d, want 1007", code)
 		}
 		h.waitGone(t, sc.ID())
 	})
