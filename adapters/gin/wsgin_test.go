@@ -421,3 +421,69 @@ func TestGzip(t *testing.T) {
 		}
 	})
 }
+
+// passingWriter replaces c.Writer and passes everything through, Hijack
+// included (it embeds the writer it wraps), as logging wrappers do.
+type passingWriter struct{ gin.ResponseWriter }
+
+// bufferingWriter stands for what timeout middleware puts in c.Writer:
+// the response is buffered for another goroutine, so the connection cannot
+// be hijacked.
+type bufferingWriter struct{ gin.ResponseWriter }
+
+func (bufferingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return nil, nil, errors.New("the response is buffered; it cannot be hijacked")
+}
+
+// TestWriterWrappers: middleware that replaces c.Writer with a wrapper
+// that hijacks through keeps WebSocket routes working; one whose writer
+// cannot be hijacked (timeout middleware's buffering writer) makes every
+// upgrade fail with a 500 that says why, and no connection starts.
+func TestWriterWrappers(t *testing.T) {
+	connected := make(chan string, 2)
+	srv := newServer(t, func(c wsevents.Connection) { connected <- c.ID() })
+	r := gin.New()
+	r.GET("/counted", func(c *gin.Context) {
+		c.Writer = passingWriter{c.Writer}
+		c.Next()
+	}, wsgin.Handler(srv))
+	r.GET("/buffered", func(c *gin.Context) {
+		c.Writer = bufferingWriter{c.Writer}
+		c.Next()
+	}, wsgin.Handler(srv))
+	url := serve(t, r)
+	d := websocket.Dialer{Subprotocols: []string{wsevents.Subprotocol}, HandshakeTimeout: 5 * time.Second}
+
+	conn, _, err := d.Dial(url+"/counted", nil)
+	if err != nil {
+		t.Fatalf("through a hijacking wrapper: %v", err)
+	}
+	defer conn.Close()
+	select {
+	case <-connected:
+	case <-time.After(5 * time.Second):
+		t.Fatal("OnConnection did not run behind a hijacking wrapper")
+	}
+
+	conn2, resp, err := d.Dial(url+"/buffered", nil)
+	if err == nil {
+		conn2.Close()
+		t.Fatal("upgraded through a writer that cannot hijack")
+	}
+	if resp == nil || resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("dial: %v, %v; want HTTP 500", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "cannot be hijacked") {
+		t.Errorf("500 body %q does not say why", body)
+	}
+	if st := srv.Stats(); st.Refused != 1 || st.Accepted != 1 {
+		t.Errorf("Stats: %+v, want 1 accepted and 1 refused", st)
+	}
+	select {
+	case id := <-connected:
+		t.Errorf("OnConnection ran (%s) for the failed upgrade", id)
+	default:
+	}
+}
