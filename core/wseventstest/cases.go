@@ -477,17 +477,22 @@ func testShutdown(t *testing.T, mount Mount) {
 	}
 }
 
-// testRequest: the upgrade request, as the client sent it, reaches the
+// testRequest: the upgrade request, as the client sent it (query, headers,
+// cookies), reaches the
 // ID generator and c.Request() in OnConnection.
 func testRequest(t *testing.T, mount Mount) {
-	type seen struct{ id, user, header string }
+	type seen struct{ id, user, header, cookie string }
 	got := make(chan seen, 1)
 	cfg := wsevents.Config{IDGenerator: func(r *http.Request) string {
 		return "user-" + r.URL.Query().Get("user")
 	}}
 	_, wsURL := serve(t, mount, cfg, func(c wsevents.Connection) {
 		r := c.Request()
-		got <- seen{c.ID(), r.URL.Query().Get("user"), r.Header.Get("X-Wsevents-Test")}
+		var cookie string
+		if ck, err := r.Cookie("session"); err == nil {
+			cookie = ck.Value
+		}
+		got <- seen{c.ID(), r.URL.Query().Get("user"), r.Header.Get("X-Wsevents-Test"), cookie}
 	})
 	u, err := url.Parse(wsURL)
 	if err != nil {
@@ -496,13 +501,16 @@ func testRequest(t *testing.T, mount Mount) {
 	q := u.Query()
 	q.Set("user", "ann")
 	u.RawQuery = q.Encode()
-	Dial(t, u.String(), http.Header{"X-Wsevents-Test": {"42"}})
+	Dial(t, u.String(), http.Header{"X-Wsevents-Test": {"42"}, "Cookie": {"session=s3cr3t; theme=dark"}})
 	s := recv(t, got, "OnConnection")
 	if s.user != "ann" {
 		t.Errorf("c.Request() query user = %q, want %q", s.user, "ann")
 	}
 	if s.header != "42" {
 		t.Errorf("c.Request() header X-Wsevents-Test = %q, want %q", s.header, "42")
+	}
+	if s.cookie != "s3cr3t" {
+		t.Errorf("c.Request() cookie session = %q, want %q", s.cookie, "s3cr3t")
 	}
 	if s.id != "user-ann" {
 		t.Errorf("IDGenerator saw a request without the query: ID %q, want %q", s.id, "user-ann")
