@@ -478,8 +478,7 @@ func testShutdown(t *testing.T, mount Mount) {
 }
 
 // testRequest: the upgrade request, as the client sent it (query, headers,
-// cookies), reaches the
-// ID generator and c.Request() in OnConnection.
+// cookies), reaches the ID generator and c.Request() in OnConnection.
 func testRequest(t *testing.T, mount Mount) {
 	type seen struct{ id, user, header, cookie string }
 	got := make(chan seen, 1)
