@@ -48,7 +48,8 @@ bench:
 	cd core && go test -run '^$$' -bench . -benchmem -count 5 .
 
 ## soak: the long soak test: SOAK_CONNS connections (default 10,000) from several
-## client processes, SOAK_DURATION of traffic (default 3m); prints its counters.
+## client processes, SOAK_DURATION of traffic (default 3m), every 10th connection
+## leaving cleanly and reconnecting about every 5 s; prints its counters.
 ## `make test` runs a short one (1,000 connections, 20 s) as soak's Go test.
 SOAK_CONNS ?= 10000
 SOAK_DURATION ?= 3m

@@ -33,6 +33,13 @@ type Options struct {
 	FloodFastEvery int           // every Nth connection (offset N/2) reads the flood room at full speed; default 200
 	Queue          int           // the server's MaxQueuedMessages; default 128
 
+	// Churn: every ChurnConnEvery'th connection (offset N/2, never a slow
+	// or flood reader) leaves cleanly and reconnects under a new ID about
+	// every ChurnEvery, with exactly-once accounting per incarnation (see
+	// the package documentation).
+	ChurnEvery     time.Duration // default 5s; negative: no churn
+	ChurnConnEvery int           // default 10
+
 	// Memory bound: after the warm-up, the server's RSS and its live Go
 	// heap (what the last GC kept: the leak detector; the heap in use
 	// also holds garbage up to the GC's target) must stay under factor ×
@@ -84,6 +91,12 @@ func (o Options) withDefaults() Options {
 	if o.Queue <= 0 {
 		o.Queue = 128
 	}
+	if o.ChurnEvery == 0 {
+		o.ChurnEvery = 5 * time.Second
+	}
+	if o.ChurnConnEvery <= 0 {
+		o.ChurnConnEvery = 10
+	}
 	if o.RSSFactor <= 0 {
 		o.RSSFactor = 1.5
 	}
@@ -121,6 +134,8 @@ type Summary struct {
 	Mismatched int    // connections where expected != received + dropped
 	OutOfOrder uint64 // duplicates or reorderings seen by receivers
 	Pauses     uint64
+	Reconnects uint64 // churn: clean leaves followed by a new connection
+	Churners   int    // connections that churn
 
 	SlowConns        int
 	SlowDropped      uint64 // of Dropped, on the slow readers (every 100th connection)
@@ -203,6 +218,8 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 			"-pub-every", o.PubEvery.String(),
 			"-slow-every", "100",
 			"-flood-fast-every", strconv.Itoa(o.FloodFastEvery),
+			"-churn-every", max(0, o.ChurnEvery).String(),
+			"-churn-conn-every", strconv.Itoa(o.ChurnConnEvery),
 		}, o.Log)
 		if err != nil {
 			return nil, err
@@ -257,6 +274,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 		if err := c.send("stop"); err != nil {
 			return nil, err
 		}
+	}
+	// A churned connection's close reaches the server just after the
+	// client has seen it; wait until every goodbye's close has.
+	if err := waitStatus(ctx, base, 3*time.Minute, func(st status) bool { return st.Fenced && st.CleanLeaves == st.Goodbyes }); err != nil {
+		return nil, fmt.Errorf("waiting for the fence and the churned connections' closes: %w", err)
 	}
 	var rep ServerReport
 	if err := getJSON(ctx, base+"/control/report", 3*time.Minute, &rep); err != nil {
@@ -314,14 +336,21 @@ func (s *Summary) fail(format string, args ...any) {
 	s.Failures = append(s.Failures, fmt.Sprintf(format, args...))
 }
 
-// check reconciles the server's and the clients' counters.
+// incarnation names one connection incarnation: index and generation.
+type incarnation struct{ idx, gen int }
+
+func (i incarnation) String() string { return ConnID(i.idx, i.gen) }
+
+// check reconciles the server's and the clients' counters, per connection
+// incarnation.
 func (s *Summary) check(rep ServerReport) {
 	o := s.Options
-	received := make(map[int]ClientConn, o.Conns)
+	received := make(map[incarnation]ClientConn, o.Conns)
 	for _, cr := range s.Clients {
 		for _, c := range cr.Conns {
-			received[c.Idx] = c
+			received[incarnation{c.Idx, c.Gen}] = c
 		}
+		s.Reconnects += cr.Reconnects
 		s.Pubs += cr.Pubs
 		s.Joins += cr.Joins
 		s.Leaves += cr.Leaves
@@ -333,10 +362,11 @@ func (s *Summary) check(rep ServerReport) {
 				cr.Proc, cr.OutOfOrder, cr.RoomOrder, cr.BadPayload, cr.ConnErrors, cr.FirstErrors)
 		}
 	}
-	seen := make(map[int]bool, o.Conns)
+	seen := make(map[incarnation]bool, o.Conns)
 	var sumExpected uint64
 	for _, c := range rep.Conns {
-		seen[c.Idx] = true
+		key := incarnation{c.Idx, c.Gen}
+		seen[key] = true
 		sumExpected += c.Expected
 		s.Dropped += c.Dropped
 		switch {
@@ -347,30 +377,33 @@ func (s *Summary) check(rep ServerReport) {
 		default:
 			s.OtherDropped += c.Dropped
 		}
-		r, ok := received[c.Idx]
+		r, ok := received[key]
 		switch {
 		case !ok:
 			s.Mismatched++
-			s.fail("connection %d: on the server, in no client's report", c.Idx)
+			s.fail("connection %v: on the server, in no client's report", key)
 		case !r.Fenced:
 			s.Mismatched++
-			s.fail("connection %d: no fence", c.Idx)
+			s.fail("connection %v: no fence (left %v)", key, r.Left)
+		case r.Left != c.Left:
+			s.Mismatched++
+			s.fail("connection %v: left cleanly on the client %v, on the server %v", key, r.Left, c.Left)
 		case r.Received+c.Dropped != c.Expected:
 			s.Mismatched++
 			if s.Mismatched <= 10 {
-				s.fail("connection %d: expected %d, received %d + dropped %d", c.Idx, c.Expected, r.Received, c.Dropped)
+				s.fail("connection %v: expected %d, received %d + dropped %d (left %v)", key, c.Expected, r.Received, c.Dropped, c.Left)
 			}
 		}
 	}
-	for idx := range received {
-		if !seen[idx] {
-			s.fail("connection %d: in a client's report, unknown to the server", idx)
+	for key := range received {
+		if !seen[key] {
+			s.fail("connection %v: in a client's report, unknown to the server", key)
 		}
 	}
 	s.Expected = sumExpected
 	s.Lost = int64(s.Expected) - int64(s.Delivered) - int64(s.Dropped)
-	if len(rep.Conns) != o.Conns {
-		s.fail("server saw %d connections, want %d", len(rep.Conns), o.Conns)
+	if want := o.Conns + int(s.Reconnects); len(rep.Conns) != want {
+		s.fail("server saw %d connections, want %d (%d + %d churn reconnects)", len(rep.Conns), want, o.Conns, s.Reconnects)
 	}
 	if s.Lost != 0 {
 		s.fail("lost %d messages (expected %d, delivered %d, dropped by policy %d)", s.Lost, s.Expected, s.Delivered, s.Dropped)
@@ -388,8 +421,20 @@ func (s *Summary) check(rep ServerReport) {
 		s.fail("server: %d disconnects during the run, %d broadcasts while connections changed, %d fence errors, %d bad joins or publishes, %d panics",
 			rep.Disconnects, rep.Unsound, rep.FenceErrors, rep.JoinErrors, rep.Stats.Panics)
 	}
-	if rep.Stats.Accepted != uint64(o.Conns) {
-		s.fail("server accepted %d handshakes, want %d", rep.Stats.Accepted, o.Conns)
+	if want := uint64(o.Conns) + s.Reconnects; rep.Stats.Accepted != want {
+		s.fail("server accepted %d handshakes, want %d (%d + %d churn reconnects)", rep.Stats.Accepted, want, o.Conns, s.Reconnects)
+	}
+	if rep.Goodbyes != s.Reconnects || rep.CleanLeaves != s.Reconnects {
+		s.fail("churn: clients reconnected %d times; the server handled %d goodbyes and %d clean leaves", s.Reconnects, rep.Goodbyes, rep.CleanLeaves)
+	}
+	for i := range o.Conns {
+		if o.ChurnEvery > 0 && i%100 != 0 && i%o.FloodFastEvery != o.FloodFastEvery/2 && i%o.ChurnConnEvery == o.ChurnConnEvery/2 {
+			s.Churners++ // the clients' rule
+		}
+	}
+	// Churn must have happened, or the clean-leave accounting proves nothing.
+	if o.ChurnEvery > 0 && s.Reconnects == 0 {
+		s.fail("churn was on (%d churning connections, every %v) but no connection reconnected", s.Churners, o.ChurnEvery)
 	}
 	// The policy must have had work, or "dropped" proves nothing.
 	if s.Dropped == 0 {
@@ -474,7 +519,12 @@ func (s *Summary) String() string {
 	w("connections not reconciled", "%d", s.Mismatched)
 	w("duplicates or out of order", "%d", s.OutOfOrder)
 	w("slow reader pauses", "%d", s.Pauses)
-	w("disconnects during the run", "%d (panics %d)", s.Server.Disconnects, st.Panics)
+	churn := "churn off"
+	if o.ChurnEvery > 0 {
+		churn = fmt.Sprintf("%d churning connections, every %v", s.Churners, o.ChurnEvery)
+	}
+	w("churn reconnects", "%d (%s; server goodbyes %d, clean leaves %d)", s.Reconnects, churn, s.Server.Goodbyes, s.Server.CleanLeaves)
+	w("disconnects during the run", "%d unexpected (panics %d)", s.Server.Disconnects, st.Panics)
 	w("server RSS", "warm-up max %s, after max %s", mib(s.WarmRSS), mib(s.MaxRSS))
 	w("server live heap", "warm-up max %s, after max %s (heap in use max %s)", mib(s.WarmLive), mib(s.MaxLive), mib(s.MaxInuse))
 	w("server goroutines (max)", "%d (%d samples)", s.MaxGoroutines, s.Samples)
@@ -505,6 +555,8 @@ type status struct {
 	Connections int    `json:"connections"`
 	Live        int    `json:"live"`
 	Dones       uint64 `json:"dones"`
+	Goodbyes    uint64 `json:"goodbyes"`
+	CleanLeaves uint64 `json:"clean_leaves"`
 	Fenced      bool   `json:"fenced"`
 	Stats       struct {
 		Accepted uint64

@@ -7,7 +7,8 @@ import (
 )
 
 // TestSoakShort is the short soak `make test` runs: 1,000 connections from
-// two client processes for 20 seconds. Under -race the server is built
+// two client processes for 20 seconds, every 10th connection churning
+// (clean leave and reconnect) about every 5 s. Under -race the server is built
 // with the race detector too (the clients never are: they are the load).
 // `make soak` runs the long one (cmd/soak).
 func TestSoakShort(t *testing.T) {

@@ -20,10 +20,27 @@
 //
 // and every receiver has seen each sender's sequence numbers strictly
 // increasing (no duplicate, no reordering).
+//
+// Connection churn keeps the same accounting per connection incarnation.
+// A churning client connection says goodbye (EvGoodbye); the server, under
+// the same locks that sequence membership changes and emits, takes it out
+// of its rooms and of AllRoom, so nothing more is addressed to it, and
+// queues a farewell (EvFarewell) carrying what it addressed and what the
+// policy dropped. The client reads up to the farewell, checks
+//
+//	addressed == received + dropped
+//
+// for that incarnation, closes with 1000 and reconnects under a new
+// connection ID (the next generation of the same index), rejoining its
+// rooms. A sender's sequence numbers continue across its incarnations, so
+// receivers check its order across the reconnect too. The server counts
+// these clean leaves apart from unexpected disconnects, which still fail
+// the run.
 package soak
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	wsevents "github.com/wsevents/wsevents/core"
@@ -35,6 +52,11 @@ const (
 	EvLeave = "leave" // payload: room name
 	EvPub   = "pub"   // payload: room|seq|pad, relayed to the room's other members
 	EvDone  = "done"  // the connection sends nothing more
+
+	// EvGoodbye is a clean leave: the server stops addressing the
+	// connection and answers with EvFarewell; the client then closes
+	// with 1000.
+	EvGoodbye = "goodbye"
 )
 
 // Events from the server to the clients.
@@ -43,11 +65,22 @@ const (
 	EvBroadcast = "b"     // seq|pad, to every connection
 	EvFlood     = "f"     // seq|pad, bursts to FloodRoom
 	EvFence     = "fence" // the last message a connection gets
+
+	// EvFarewell is the last message a connection that said goodbye
+	// gets: "addressed|dropped", where addressed counts every message
+	// the server addressed to this connection, the farewell included,
+	// and dropped those the slow-consumer policy dropped.
+	EvFarewell = "farewell"
 )
 
 // FloodRoom receives the server's bursts; its members are the slow
 // readers (and a few fast ones), so the slow-consumer policy has work.
 const FloodRoom = "flood"
+
+// AllRoom holds every connection that has not said goodbye. The server's
+// broadcasts go to it rather than to wsevents.All, which would still
+// address a connection between its goodbye and its close.
+const AllRoom = "everyone"
 
 // Senders that are not connections.
 const (
@@ -58,9 +91,34 @@ const (
 // RoomName is the name of room i.
 func RoomName(i int) string { return "r" + strconv.Itoa(i) }
 
-// ConnID is the connection ID of connection i (the server's IDGenerator
-// takes it from the "id" query parameter).
-func ConnID(i int) string { return "c" + strconv.Itoa(i) }
+// ConnID is the connection ID of generation gen of connection i: "c<i>"
+// for the first, "c<i>.<gen>" for its reconnects after churn (the
+// server's IDGenerator takes it from the "id" query parameter).
+func ConnID(i, gen int) string {
+	if gen == 0 {
+		return "c" + strconv.Itoa(i)
+	}
+	return "c" + strconv.Itoa(i) + "." + strconv.Itoa(gen)
+}
+
+// ParseConnID is the inverse of ConnID; ok is false for other IDs.
+func ParseConnID(id string) (i, gen int, ok bool) {
+	s, found := strings.CutPrefix(id, "c")
+	if !found {
+		return 0, 0, false
+	}
+	s, g, churned := strings.Cut(s, ".")
+	i, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, 0, false
+	}
+	if churned {
+		if gen, err = strconv.Atoi(g); err != nil || gen <= 0 {
+			return 0, 0, false
+		}
+	}
+	return i, gen, true
+}
 
 // AppendPad appends n bytes of padding that depend on sender and seq, so a
 // receiver can check the payload arrived intact.
@@ -87,11 +145,13 @@ func padByte(sender int, seq uint64) byte {
 	return byte('a' + (uint64(sender+3)*31+seq)%26)
 }
 
-// ConnCount is one connection's counters on the server.
+// ConnCount is one connection incarnation's counters on the server.
 type ConnCount struct {
 	Idx      int    `json:"i"`
-	Expected uint64 `json:"e"` // messages addressed to it
-	Dropped  uint64 `json:"d"` // of those, dropped by the slow-consumer policy
+	Gen      int    `json:"g,omitempty"` // generation: reconnects before this one
+	Expected uint64 `json:"e"`           // messages addressed to it
+	Dropped  uint64 `json:"d"`           // of those, dropped by the slow-consumer policy
+	Left     bool   `json:"l,omitempty"` // said goodbye and got its farewell
 }
 
 // MemSample is one sample of the server's memory.
@@ -115,20 +175,25 @@ type ServerReport struct {
 	Joins       uint64         `json:"joins"`
 	Leaves      uint64         `json:"leaves"`
 	JoinErrors  uint64         `json:"join_errors"`
-	Expected    uint64         `json:"expected"`   // deliveries addressed, all connections
-	HookCalls   uint64         `json:"hook_calls"` // OnSlowConsumer calls
-	Disconnects uint64         `json:"disconnects"`
-	Unsound     uint64         `json:"unsound"` // broadcasts while the connection set was changing
+	Expected    uint64         `json:"expected"`     // deliveries addressed, all connections
+	HookCalls   uint64         `json:"hook_calls"`   // OnSlowConsumer calls
+	Disconnects uint64         `json:"disconnects"`  // unexpected: without a goodbye
+	Goodbyes    uint64         `json:"goodbyes"`     // goodbyes handled, farewells queued
+	CleanLeaves uint64         `json:"clean_leaves"` // disconnects after a farewell
+	Unsound     uint64         `json:"unsound"`      // broadcasts while the connection set was changing
 	FenceErrors uint64         `json:"fence_errors"`
 	Stats       wsevents.Stats `json:"stats"`
 	Samples     []MemSample    `json:"samples"`
 }
 
-// ClientConn is one connection's counters in a client process.
+// ClientConn is one connection incarnation's counters in a client
+// process.
 type ClientConn struct {
 	Idx      int    `json:"i"`
+	Gen      int    `json:"g,omitempty"`
 	Received uint64 `json:"r"`
-	Fenced   bool   `json:"f"`
+	Fenced   bool   `json:"f"`           // got its last message: the fence, or the farewell if Left
+	Left     bool   `json:"l,omitempty"` // said goodbye (then reconnected as Gen+1)
 }
 
 // ClientReport is the last thing a client process prints before it
@@ -145,6 +210,7 @@ type ClientReport struct {
 	BadPayload  uint64       `json:"bad_payload"`
 	Pauses      uint64       `json:"pauses"` // slow readers' pauses
 	ConnErrors  uint64       `json:"conn_errors"`
+	Reconnects  uint64       `json:"reconnects"` // churn: clean leaves followed by a new connection
 	FirstErrors []string     `json:"first_errors,omitempty"`
 }
 

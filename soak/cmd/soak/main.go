@@ -1,6 +1,7 @@
 // Command soak runs the soak test of package soak: one wsevents server
 // process and several client processes on loopback, rooms, relayed emits,
-// broadcasts, room churn and slow readers, then checks that every message
+// broadcasts, room churn, connection churn (clean leaves and reconnects)
+// and slow readers, then checks that every message
 // not dropped by the slow-consumer policy arrived exactly once and in
 // order, that the counters reconcile, and that the server's memory stayed
 // bounded. It prints a summary and exits 1 when a check failed.
@@ -27,6 +28,8 @@ func main() {
 	flag.DurationVar(&o.Warmup, "warmup", 0, "memory baseline window from the traffic start (0: a quarter of -duration)")
 	flag.IntVar(&o.Rooms, "rooms", 0, "rooms (0: conns/20)")
 	flag.DurationVar(&o.PubEvery, "pub-every", 0, "mean time between one connection's publishes or room changes (0: 5s)")
+	flag.DurationVar(&o.ChurnEvery, "churn-every", 0, "mean time between a churning connection's clean leave and reconnect (0: 5s; negative: no churn)")
+	flag.IntVar(&o.ChurnConnEvery, "churn-conn-every", 0, "every Nth connection churns (0: 10)")
 	flag.BoolVar(&o.RaceServer, "race", false, "build the server with the race detector")
 	quiet := flag.Bool("q", false, "print only the summary")
 	flag.Parse()

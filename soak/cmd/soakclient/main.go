@@ -3,8 +3,11 @@
 // goroutine per connection, from its own loopback source address), joins
 // and leaves rooms, publishes sequenced messages to them, and checks what
 // arrives: each sender's sequence numbers must strictly increase, each
-// room's too, and every payload must be intact. The driver (package soak)
-// starts it; it is not meant to be run by hand.
+// room's too, and every payload must be intact. Churning connections
+// (every -churn-conn-every'th) say goodbye every -churn-every or so, check
+// their farewell's counts, close with 1000 and reconnect under the next
+// connection ID, rejoining their rooms. The driver (package soak) starts
+// it; it is not meant to be run by hand.
 //
 // Standard input carries the driver's commands, one a line: "go" starts
 // the traffic, "stop" ends it (each connection then sends "done" and waits
@@ -54,20 +57,36 @@ type options struct {
 	dialers      int
 	actors       int
 	fenceWait    time.Duration
+
+	churnEvery     time.Duration
+	churnConnEvery int
 }
 
-// conn is one connection. The fields under "actor" belong to the actor
-// goroutine that writes on it, those under "reader" to its read goroutine.
-type conn struct {
-	idx  int
-	ws   *websocket.Conn
-	slow bool
+// slot is one of the process's connection indexes, across the
+// incarnations churn gives it. Its fields belong to the actor goroutine
+// that writes on it, except while busy is set: then a churn goroutine
+// owns them (busy orders the hand-overs).
+type slot struct {
+	idx     int
+	slow    bool
+	churner bool
 
-	// actor
-	rooms   []string
-	seq     uint64
-	nextAct time.Time
-	dead    bool
+	rooms     []string
+	seq       uint64 // continues across incarnations: receivers check it across reconnects
+	nextAct   time.Time
+	nextChurn time.Time
+	dead      bool
+	gen       int   // generation of cur
+	cur       *conn // the current incarnation
+	busy      atomic.Bool
+}
+
+// conn is one connection incarnation: a WebSocket connection with its
+// own ID. The fields under "reader" belong to its read goroutine.
+type conn struct {
+	idx, gen int
+	ws       *websocket.Conn
+	slow     bool
 
 	// reader
 	lastSeq   map[int32]uint64
@@ -76,13 +95,25 @@ type conn struct {
 	buf       []byte
 
 	received atomic.Uint64
-	fenced   atomic.Bool
+	fenced   atomic.Bool   // got the final fence
+	left     atomic.Bool   // got its farewell (after its goodbye)
+	closing  atomic.Bool   // closing with 1000 after the farewell
+	farewell chan struct{} // closed with left set
 	ended    chan struct{}
 }
 
+// id is c's connection ID.
+func (c *conn) id() string { return soak.ConnID(c.idx, c.gen) }
+
 type client struct {
-	o     options
-	conns []*conn
+	o          options
+	conns      []*slot
+	fast, slow *websocket.Dialer
+
+	churns     sync.WaitGroup // churn goroutines in flight
+	retiredMu  sync.Mutex
+	retired    []*conn // incarnations that left cleanly
+	reconnects atomic.Uint64
 
 	traffic  atomic.Bool // slow readers pause only while it holds
 	quitting atomic.Bool
@@ -124,6 +155,8 @@ func main() {
 	flag.IntVar(&o.dialers, "dialers", 32, "concurrent dials")
 	flag.IntVar(&o.actors, "actors", 8, "goroutines that write")
 	flag.DurationVar(&o.fenceWait, "fence-wait", 2*time.Minute, "how long to wait for the fences after stop")
+	flag.DurationVar(&o.churnEvery, "churn-every", 0, "mean time between a churning connection's reconnects (0: no churn)")
+	flag.IntVar(&o.churnConnEvery, "churn-conn-every", 10, "every Nth connection (offset N/2; not slow or flood readers) churns")
 	flag.Parse()
 	log.SetPrefix(fmt.Sprintf("soakclient %d: ", o.proc))
 	log.SetFlags(0)
@@ -162,6 +195,7 @@ func main() {
 			cl.traffic.Store(false)
 			close(stopActors)
 			actors.Wait()
+			cl.churns.Wait()
 			cl.sendDone()
 			select {
 			case <-cl.allFence:
@@ -212,8 +246,8 @@ func (cl *client) connect() error {
 			WriteBufferPool:  pool,
 		}
 	}
-	fast, slow := dialer(false), dialer(true)
-	cl.conns = make([]*conn, o.n)
+	cl.fast, cl.slow = dialer(false), dialer(true)
+	cl.conns = make([]*slot, o.n)
 	jobs := make(chan int)
 	errs := make(chan error, o.n)
 	var wg sync.WaitGroup
@@ -223,40 +257,23 @@ func (cl *client) connect() error {
 			defer wg.Done()
 			for i := range jobs {
 				idx := o.first + i
-				c := &conn{
-					idx:      idx,
-					slow:     o.slowEvery > 0 && idx%o.slowEvery == 0,
-					lastSeq:  make(map[int32]uint64),
-					lastRoom: make(map[string]uint64),
-					ended:    make(chan struct{}),
-				}
-				d := fast
-				if c.slow {
-					d = slow
-				}
-				ws, resp, err := d.Dial(o.url+"?id="+soak.ConnID(idx), nil)
+				floodFast := o.floodEvery > 0 && idx%o.floodEvery == o.floodEvery/2
+				s := &slot{idx: idx, slow: o.slowEvery > 0 && idx%o.slowEvery == 0}
+				s.churner = o.churnEvery > 0 && o.churnConnEvery > 0 && !s.slow && !floodFast &&
+					idx%o.churnConnEvery == o.churnConnEvery/2
+				c, err := cl.open(s)
 				if err != nil {
-					status := 0
-					if resp != nil {
-						status = resp.StatusCode
-					}
-					errs <- fmt.Errorf("dial %d: %v (HTTP %d)", idx, err, status)
+					errs <- err
 					continue
 				}
-				if ws.Subprotocol() != wsevents.Subprotocol {
-					errs <- fmt.Errorf("dial %d: subprotocol %q", idx, ws.Subprotocol())
-					ws.Close()
-					continue
-				}
-				c.ws = ws
-				cl.conns[i] = c
-				go cl.read(c)
+				s.cur = c
+				cl.conns[i] = s
 				// First rooms; the flood room for slow and some fast readers.
 				rnd := rand.New(rand.NewPCG(uint64(idx), 1))
-				for len(c.rooms) < o.roomsPerConn && len(c.rooms) < o.rooms {
+				for len(s.rooms) < o.roomsPerConn && len(s.rooms) < o.rooms {
 					name := soak.RoomName(rnd.IntN(o.rooms))
-					if !contains(c.rooms, name) {
-						c.rooms = append(c.rooms, name)
+					if !contains(s.rooms, name) {
+						s.rooms = append(s.rooms, name)
 						if err := cl.send(c, soak.EvJoin, []byte(name)); err != nil {
 							errs <- err
 							break
@@ -264,7 +281,7 @@ func (cl *client) connect() error {
 						cl.joins.Add(1)
 					}
 				}
-				if c.slow || (o.floodEvery > 0 && idx%o.floodEvery == o.floodEvery/2) {
+				if s.slow || floodFast {
 					if err := cl.send(c, soak.EvJoin, []byte(soak.FloodRoom)); err != nil {
 						errs <- err
 					}
@@ -287,6 +304,103 @@ func (cl *client) connect() error {
 		}
 	}
 	return errors.Join(all...)
+}
+
+// open dials generation s.gen of s's connection and starts its reader.
+func (cl *client) open(s *slot) (*conn, error) {
+	c := &conn{
+		idx:      s.idx,
+		gen:      s.gen,
+		slow:     s.slow,
+		lastSeq:  make(map[int32]uint64),
+		lastRoom: make(map[string]uint64),
+		farewell: make(chan struct{}),
+		ended:    make(chan struct{}),
+	}
+	d := cl.fast
+	if s.slow {
+		d = cl.slow
+	}
+	ws, resp, err := d.Dial(cl.o.url+"?id="+c.id(), nil)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		return nil, fmt.Errorf("dial %s: %v (HTTP %d)", c.id(), err, status)
+	}
+	if ws.Subprotocol() != wsevents.Subprotocol {
+		ws.Close()
+		return nil, fmt.Errorf("dial %s: subprotocol %q", c.id(), ws.Subprotocol())
+	}
+	c.ws = ws
+	go cl.read(c)
+	return c, nil
+}
+
+// churn is one clean leave and reconnect of s, on its own goroutine while
+// s is busy: goodbye, read up to the farewell (whose counts the reader
+// checks), close with 1000, then dial the next generation and rejoin
+// s's rooms. A failure marks s dead: the run then fails.
+func (cl *client) churn(s *slot) {
+	defer cl.churns.Done()
+	defer s.busy.Store(false) // runs first: hands s back to its actor
+	old := s.cur
+	fail := func(format string, args ...any) {
+		s.dead = true
+		cl.fail("churn of %s: %s", old.id(), fmt.Sprintf(format, args...))
+	}
+	if err := cl.send(old, soak.EvGoodbye, nil); err != nil {
+		fail("%v", err)
+		return
+	}
+	select {
+	case <-old.farewell:
+	case <-old.ended:
+		fail("the connection ended before its farewell")
+		return
+	case <-time.After(cl.o.fenceWait):
+		fail("no farewell within %v", cl.o.fenceWait)
+		return
+	}
+	old.closing.Store(true)
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	if err := old.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(soak.WriteWait)); err != nil {
+		fail("close: %v", err)
+		return
+	}
+	select {
+	case <-old.ended:
+	case <-time.After(20 * time.Second):
+		fail("no close from the server within 20s")
+		return
+	}
+	old.ws.Close()
+	cl.retiredMu.Lock()
+	cl.retired = append(cl.retired, old)
+	cl.retiredMu.Unlock()
+
+	s.gen++
+	c, err := cl.open(s)
+	if err != nil {
+		fail("reconnect: %v", err)
+		return
+	}
+	s.cur = c
+	for _, name := range s.rooms {
+		if err := cl.send(c, soak.EvJoin, []byte(name)); err != nil {
+			fail("rejoin: %v", err)
+			return
+		}
+		cl.joins.Add(1)
+	}
+	cl.reconnects.Add(1)
+	s.nextChurn = time.Now().Add(cl.churnJitter())
+}
+
+// churnJitter is a churning connection's time to its next churn.
+func (cl *client) churnJitter() time.Duration {
+	return cl.o.churnEvery/2 + time.Duration(rand.Int64N(int64(cl.o.churnEvery)+1))
 }
 
 func contains(list []string, s string) bool {
@@ -314,19 +428,23 @@ func (cl *client) send(c *conn, event string, payload []byte) error {
 
 // actor a owns the connections i with i%actors == a and acts on each at
 // random intervals around pubEvery: mostly a publish to one of its rooms,
-// sometimes a room change.
+// sometimes a room change. It hands a churner to a churn goroutine at
+// random intervals around churnEvery and skips it until it is back.
 func (cl *client) actor(a int, stop <-chan struct{}) {
 	o := cl.o
 	rnd := rand.New(rand.NewPCG(uint64(o.proc), uint64(a)))
 	jitter := func() time.Duration {
 		return o.pubEvery/2 + time.Duration(rnd.Int64N(int64(o.pubEvery)+1))
 	}
-	var mine []*conn
+	var mine []*slot
 	now := time.Now()
 	for i := a; i < len(cl.conns); i += o.actors {
-		c := cl.conns[i]
-		c.nextAct = now.Add(jitter())
-		mine = append(mine, c)
+		s := cl.conns[i]
+		s.nextAct = now.Add(jitter())
+		if s.churner {
+			s.nextChurn = now.Add(cl.churnJitter())
+		}
+		mine = append(mine, s)
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -338,43 +456,53 @@ func (cl *client) actor(a int, stop <-chan struct{}) {
 		case <-tick.C:
 		}
 		now := time.Now()
-		for _, c := range mine {
-			if c.dead || now.Before(c.nextAct) {
+		for _, s := range mine {
+			if s.busy.Load() || s.dead {
 				continue
 			}
-			c.nextAct = now.Add(jitter())
+			if s.churner && !now.Before(s.nextChurn) {
+				s.busy.Store(true)
+				cl.churns.Add(1)
+				go cl.churn(s)
+				continue
+			}
+			if now.Before(s.nextAct) {
+				continue
+			}
+			s.nextAct = now.Add(jitter())
+			c := s.cur
 			var err error
 			switch r := rnd.IntN(100); {
-			case r < 85 && len(c.rooms) > 0:
-				c.seq++
-				name := c.rooms[rnd.IntN(len(c.rooms))]
+			case r < 85 && len(s.rooms) > 0:
+				s.seq++
+				name := s.rooms[rnd.IntN(len(s.rooms))]
 				payload = append(payload[:0], name...)
 				payload = append(payload, '|')
-				payload = strconv.AppendUint(payload, c.seq, 10)
+				payload = strconv.AppendUint(payload, s.seq, 10)
 				payload = append(payload, '|')
-				payload = soak.AppendPad(payload, c.idx, c.seq, rnd.IntN(o.padMax+1))
+				payload = soak.AppendPad(payload, s.idx, s.seq, rnd.IntN(o.padMax+1))
 				if err = cl.send(c, soak.EvPub, payload); err == nil {
 					cl.pubs.Add(1)
 				}
-			case len(c.rooms) >= o.roomsPerConn:
-				i := rnd.IntN(len(c.rooms))
-				name := c.rooms[i]
-				c.rooms = append(c.rooms[:i], c.rooms[i+1:]...)
+			case len(s.rooms) >= o.roomsPerConn:
+				i := rnd.IntN(len(s.rooms))
+				name := s.rooms[i]
+				s.rooms = append(s.rooms[:i], s.rooms[i+1:]...)
 				if err = cl.send(c, soak.EvLeave, []byte(name)); err == nil {
 					cl.leaves.Add(1)
 				}
 			default:
 				name := soak.RoomName(rnd.IntN(o.rooms))
-				if contains(c.rooms, name) {
+				if contains(s.rooms, name) {
 					break
 				}
-				c.rooms = append(c.rooms, name)
+				s.rooms = append(s.rooms, name)
 				if err = cl.send(c, soak.EvJoin, []byte(name)); err == nil {
 					cl.joins.Add(1)
 				}
 			}
 			if err != nil {
-				c.dead = true
+				s.dead = true
 				cl.fail("%v", err)
 			}
 		}
@@ -382,8 +510,8 @@ func (cl *client) actor(a int, stop <-chan struct{}) {
 }
 
 func (cl *client) sendDone() {
-	for _, c := range cl.conns {
-		if err := cl.send(c, soak.EvDone, nil); err != nil {
+	for _, s := range cl.conns {
+		if err := cl.send(s.cur, soak.EvDone, nil); err != nil {
 			cl.fail("%v", err)
 		}
 	}
@@ -405,8 +533,9 @@ func (cl *client) read(c *conn) {
 		}
 		_, r, err := c.ws.NextReader()
 		if err != nil {
-			if !cl.quitting.Load() || !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
-				cl.fail("conn %d: read: %v", c.idx, err)
+			closing := cl.quitting.Load() || c.closing.Load()
+			if !closing || !websocket.IsCloseError(err, websocket.CloseNormalClosure) {
+				cl.fail("conn %s: read: %v", c.id(), err)
 			}
 			return
 		}
@@ -485,9 +614,32 @@ func (cl *client) check(c *conn, msg []byte) {
 		}
 		cl.order(c, sender, seq)
 	case soak.EvFence:
+		if c.left.Load() {
+			cl.fail("conn %s: fence after the farewell", c.id())
+		}
 		if !c.fenced.Swap(true) && cl.fences.Add(1) == int64(len(cl.conns)) {
 			close(cl.allFence)
 		}
+	case soak.EvFarewell: // addressed|dropped
+		i := bytes.IndexByte(p, '|')
+		if i < 0 {
+			bad()
+			return
+		}
+		addressed, err1 := strconv.ParseUint(string(p[:i]), 10, 64)
+		dropped, err2 := strconv.ParseUint(string(p[i+1:]), 10, 64)
+		if err1 != nil || err2 != nil || c.left.Load() || c.fenced.Load() {
+			bad()
+			return
+		}
+		// The farewell is the last message addressed to this
+		// incarnation, so its counts are final: the same check as the
+		// driver's at the end, for this incarnation alone.
+		if got := c.received.Load(); got+dropped != addressed {
+			cl.fail("conn %s: farewell: addressed %d, received %d + dropped %d", c.id(), addressed, got, dropped)
+		}
+		c.left.Store(true)
+		close(c.farewell)
 	default:
 		bad()
 	}
@@ -495,8 +647,8 @@ func (cl *client) check(c *conn, msg []byte) {
 
 // order checks that sender's sequence numbers strictly increase on c.
 func (cl *client) order(c *conn, sender int, seq uint64) {
-	if c.fenced.Load() {
-		cl.fail("conn %d: message from %d after the fence", c.idx, sender)
+	if c.fenced.Load() || c.left.Load() {
+		cl.fail("conn %s: message from %d after the fence or farewell", c.id(), sender)
 	}
 	if last, ok := c.lastSeq[int32(sender)]; ok && seq <= last {
 		cl.outOfOrder.Add(1)
@@ -516,11 +668,19 @@ func (cl *client) report() soak.ClientReport {
 		BadPayload: cl.badPayload.Load(),
 		Pauses:     cl.pauses.Load(),
 		ConnErrors: cl.connErrors.Load(),
+		Reconnects: cl.reconnects.Load(),
 	}
-	for _, c := range cl.conns {
+	cl.retiredMu.Lock()
+	all := append([]*conn(nil), cl.retired...)
+	cl.retiredMu.Unlock()
+	for _, s := range cl.conns {
+		all = append(all, s.cur)
+	}
+	for _, c := range all {
 		n := c.received.Load()
 		rep.Received += n
-		rep.Conns = append(rep.Conns, soak.ClientConn{Idx: c.idx, Received: n, Fenced: c.fenced.Load()})
+		left := c.left.Load()
+		rep.Conns = append(rep.Conns, soak.ClientConn{Idx: c.idx, Gen: c.gen, Received: n, Fenced: c.fenced.Load() || left, Left: left})
 	}
 	cl.errMu.Lock()
 	rep.FirstErrors = append(rep.FirstErrors, cl.firstErrors...)
@@ -533,17 +693,18 @@ func (cl *client) report() soak.ClientReport {
 func (cl *client) quit() {
 	cl.quitting.Store(true)
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	for _, c := range cl.conns {
-		if c != nil {
-			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(soak.WriteWait))
+	for _, s := range cl.conns {
+		if s != nil {
+			s.cur.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(soak.WriteWait))
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, c := range cl.conns {
-		if c == nil {
+	for _, s := range cl.conns {
+		if s == nil {
 			continue
 		}
+		c := s.cur
 		select {
 		case <-c.ended:
 		case <-ctx.Done():

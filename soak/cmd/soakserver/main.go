@@ -16,6 +16,10 @@
 //
 // When every connection has sent "done", a fence message is queued on each
 // (retried while its queue is full): nothing is addressed to it after that.
+// A connection that sends "goodbye" during the run (churn) is taken out of
+// its rooms and of soak.AllRoom, where broadcasts go, and gets a farewell
+// with its counts instead; its close after that is a clean leave, counted
+// apart from unexpected disconnects.
 // SIGTERM or the end of standard input shuts the server down.
 package main
 
@@ -59,9 +63,10 @@ type options struct {
 
 // member is the application's record of one connection.
 type member struct {
-	idx      int
+	idx, gen int
 	c        wsevents.Connection
 	expected atomic.Uint64
+	left     atomic.Bool         // said goodbye; nothing is addressed to it any more
 	rooms    map[string]struct{} // touched only on the connection's goroutine
 	buf      []byte              // scratch for relayed payloads, same goroutine
 }
@@ -80,14 +85,16 @@ type app struct {
 	opts  options
 	rooms map[string]*room // fixed at start: read without a lock
 
-	liveMu sync.Mutex // sequences broadcasts with connects and disconnects
-	live   map[*member]struct{}
-	all    []*member // every connection ever, for the report
+	liveMu  sync.Mutex // sequences broadcasts with connects, goodbyes and disconnects
+	live    map[*member]struct{}
+	all     map[*member]struct{} // every connection not yet retired, for the report
+	retired []soak.ConnCount     // final counts of the connections that left cleanly
 
 	pubs, broadcasts, flood, fences    atomic.Uint64
 	joins, leaves, joinErrors, badPubs atomic.Uint64
 	expected, hookCalls, disconnects   atomic.Uint64
 	unsound, fenceErrors, dones        atomic.Uint64
+	goodbyes, cleanLeaves              atomic.Uint64
 
 	started   atomic.Bool
 	startedAt time.Time
@@ -105,6 +112,7 @@ func newApp(o options, logger *slog.Logger) *app {
 		opts:      o,
 		rooms:     make(map[string]*room, o.rooms+1),
 		live:      make(map[*member]struct{}),
+		all:       make(map[*member]struct{}),
 		stopLoops: make(chan struct{}),
 		fenced:    make(chan struct{}),
 	}
@@ -141,28 +149,95 @@ func (a *app) addRoom(name string) {
 }
 
 func (a *app) connected(c wsevents.Connection) {
-	idx, err := strconv.Atoi(strings.TrimPrefix(c.ID(), "c"))
-	if err != nil {
+	idx, gen, ok := soak.ParseConnID(c.ID())
+	if !ok {
 		idx = -1
 	}
-	m := &member{idx: idx, c: c, rooms: make(map[string]struct{})}
+	m := &member{idx: idx, gen: gen, c: c, rooms: make(map[string]struct{})}
 	a.liveMu.Lock()
+	if err := c.Join(soak.AllRoom); err != nil {
+		a.joinErrors.Add(1)
+	}
 	a.live[m] = struct{}{}
-	a.all = append(a.all, m)
+	a.all[m] = struct{}{}
 	a.liveMu.Unlock()
 	c.On(soak.EvJoin, func(name string) { a.join(m, name) })
 	c.On(soak.EvLeave, func(name string) { a.leave(m, name) })
 	c.On(soak.EvPub, func(p []byte) { a.pub(m, p) })
 	c.On(soak.EvDone, func() { a.done() })
+	c.On(soak.EvGoodbye, func() { a.goodbye(m) })
 	c.OnDisconnect(func() {
+		if m.left.Load() {
+			a.retire(m)
+			return
+		}
 		a.disconnects.Add(1)
 		for name := range m.rooms {
-			a.leave(m, name)
+			a.removeFrom(m, name)
 		}
 		a.liveMu.Lock()
 		delete(a.live, m)
 		a.liveMu.Unlock()
 	})
+}
+
+// goodbye is a clean leave (churn): m is taken out of its rooms under
+// their locks and out of the live set and AllRoom under liveMu, the locks
+// that sequence every emit, so once it returns from them no message is
+// addressed to m; then the farewell tells the client what was.
+func (a *app) goodbye(m *member) {
+	if m.left.Load() {
+		a.joinErrors.Add(1) // a second goodbye: a client bug
+		return
+	}
+	for name := range m.rooms {
+		a.removeFrom(m, name)
+	}
+	a.liveMu.Lock()
+	m.c.Leave(soak.AllRoom)
+	delete(a.live, m)
+	m.left.Store(true)
+	a.liveMu.Unlock()
+	a.goodbyes.Add(1)
+	a.farewell(m)
+}
+
+// farewell queues "addressed|dropped" on m, the farewell itself counted
+// in addressed, retrying like the fence while the policy drops it. m gets
+// nothing else any more, so when the emit succeeds neither count can
+// change after it.
+func (a *app) farewell(m *member) {
+	var b []byte
+	for attempt := 0; ; attempt++ {
+		dropped := m.c.Dropped()
+		b = strconv.AppendUint(b[:0], m.expected.Load()+1, 10)
+		b = append(b, '|')
+		b = strconv.AppendUint(b, dropped, 10)
+		err := m.c.EmitRaw(soak.EvFarewell, wsevents.KindText, b)
+		if err == nil || errors.Is(err, wsevents.ErrQueueFull) {
+			m.expected.Add(1)
+			a.expected.Add(1)
+		}
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, wsevents.ErrQueueFull) || attempt > 1000 {
+			a.fenceErrors.Add(1)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// retire records the final counts of m, which left cleanly and is now
+// closed, and forgets the connection.
+func (a *app) retire(m *member) {
+	a.cleanLeaves.Add(1)
+	cc := soak.ConnCount{Idx: m.idx, Gen: m.gen, Expected: m.expected.Load(), Dropped: m.c.Dropped(), Left: true}
+	a.liveMu.Lock()
+	a.retired = append(a.retired, cc)
+	delete(a.all, m)
+	a.liveMu.Unlock()
 }
 
 func (a *app) join(m *member, name string) {
@@ -182,7 +257,14 @@ func (a *app) join(m *member, name string) {
 	r.mu.Unlock()
 }
 
+// leave handles a client's leave event.
 func (a *app) leave(m *member, name string) {
+	a.removeFrom(m, name)
+	a.leaves.Add(1)
+}
+
+// removeFrom takes m out of the room name, under the room's lock.
+func (a *app) removeFrom(m *member, name string) {
 	r := a.rooms[name]
 	if r == nil {
 		return
@@ -192,7 +274,6 @@ func (a *app) leave(m *member, name string) {
 	delete(r.members, m)
 	delete(m.rooms, name)
 	r.mu.Unlock()
-	a.leaves.Add(1)
 }
 
 // pub relays "room|seq|pad" from m to the room's other members as
@@ -309,10 +390,10 @@ func (a *app) broadcastLoop() {
 		b = append(b, '|')
 		b = soak.AppendPad(b, soak.SenderBroadcast, seq, int(seq%64))
 		a.liveMu.Lock()
-		if a.ws.Len() != len(a.live) {
+		if a.ws.RoomLen(soak.AllRoom) != len(a.live) {
 			a.unsound.Add(1)
 		}
-		a.ws.To(wsevents.All).EmitRaw(soak.EvBroadcast, wsevents.KindText, b)
+		a.ws.To(soak.AllRoom).EmitRaw(soak.EvBroadcast, wsevents.KindText, b)
 		for m := range a.live {
 			m.expected.Add(1)
 		}
@@ -400,7 +481,11 @@ func rss() uint64 {
 
 func (a *app) report() soak.ServerReport {
 	a.liveMu.Lock()
-	all := append([]*member(nil), a.all...)
+	all := make([]*member, 0, len(a.all))
+	for m := range a.all {
+		all = append(all, m)
+	}
+	retired := append([]soak.ConnCount(nil), a.retired...)
 	a.liveMu.Unlock()
 	rep := soak.ServerReport{
 		Pubs:        a.pubs.Load(),
@@ -413,13 +498,16 @@ func (a *app) report() soak.ServerReport {
 		Expected:    a.expected.Load(),
 		HookCalls:   a.hookCalls.Load(),
 		Disconnects: a.disconnects.Load(),
+		Goodbyes:    a.goodbyes.Load(),
+		CleanLeaves: a.cleanLeaves.Load(),
 		Unsound:     a.unsound.Load(),
 		FenceErrors: a.fenceErrors.Load(),
 		Stats:       a.ws.Stats(),
 	}
 	for _, m := range all {
-		rep.Conns = append(rep.Conns, soak.ConnCount{Idx: m.idx, Expected: m.expected.Load(), Dropped: m.c.Dropped()})
+		rep.Conns = append(rep.Conns, soak.ConnCount{Idx: m.idx, Gen: m.gen, Expected: m.expected.Load(), Dropped: m.c.Dropped(), Left: m.left.Load()})
 	}
+	rep.Conns = append(rep.Conns, retired...)
 	a.samplesMu.Lock()
 	rep.Samples = append(rep.Samples, a.samples...)
 	a.samplesMu.Unlock()
@@ -449,6 +537,7 @@ func (a *app) handler() http.Handler {
 		}
 		writeJSON(w, map[string]any{
 			"connections": a.ws.Len(), "live": live, "dones": a.dones.Load(),
+			"goodbyes": a.goodbyes.Load(), "clean_leaves": a.cleanLeaves.Load(),
 			"fenced": fenced, "stats": a.ws.Stats(),
 		})
 	})
