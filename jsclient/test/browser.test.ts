@@ -1,7 +1,8 @@
 // The chat examples (examples/chat on net/http, and chat-gin, chat-echo and
 // chat-iris: the same page and chat on each framework's router, built from
 // this repository) in a real browser: Debian's Chromium driven by
-// playwright-core. Runs only when asked for (npm run test:browser). Without
+// playwright-core, and the origin policies of examples/jstest for pages
+// of other origins. Runs only when asked for (npm run test:browser). Without
 // /usr/bin/chromium it is skipped, except in CI (CI=true), where that is a
 // failure: .ci/run installs Debian's package.
 
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { GoProcess, repoRoot, scratchDir } from './goserver.js';
+import { GoProcess, buildGo, repoRoot, scratchDir, startJstest } from './goserver.js';
 
 // Debian's package; WSEVENTS_CHROMIUM names another build of Chromium.
 const CHROMIUM = process.env.WSEVENTS_CHROMIUM || '/usr/bin/chromium';
@@ -379,5 +380,142 @@ describe('chat examples in Chromium', () => {
     assert.ok(origins.length >= 2, `handshakes seen: ${origins.length}`);
     for (const o of origins) assert.equal(o, origin);
     await page.close();
+  });
+
+  // The two other origin policies, on examples/jstest, which serves the same
+  // events at /events (the default: same host only), /events-allowlist
+  // (Config.OriginPatterns, from -origin-patterns) and /events-insecure
+  // (Config.InsecureSkipOriginCheck). The pages come from two other loopback
+  // origins: 127.0.0.2, which the patterns match, and 127.0.0.3, which they
+  // do not. Each page connects to the endpoint its query names and, once
+  // connected, emits "echo", which jstest sends back as an "echo" event.
+  describe('origin policies of examples/jstest, for pages of other origins', () => {
+    // Origin hosts are matched with their port; the page servers' are random.
+    const PATTERNS = '127.0.0.2:*';
+    let jstest: GoProcess;
+    const pageServers: Server[] = [];
+    let allowed: string; // the origin of the page server on 127.0.0.2
+    let other: string; // the origin of the page server on 127.0.0.3
+
+    /** A server on host of the page that dials ?ws=URL; resolves to its origin. */
+    async function pageServer(host: string): Promise<string> {
+      const server = createServer((_req, res) => {
+        res.setHeader('Content-Type', 'text/html');
+        res.end(`<!doctype html><title>elsewhere</title>
+<script src="${base}/wsevents.js"></script>
+<script>
+  window.log = [];
+  var w = new Ws(new URLSearchParams(location.search).get("ws"), { initialDelay: 100, maxDelay: 200 });
+  w.OnConnect(function () { log.push("connect"); w.Emit("echo", "hello from " + location.origin); });
+  w.OnDisconnect(function () { log.push("disconnect"); });
+  w.On("echo", function (message) { log.push("echo " + typeof message + ": " + message); });
+  w.client.onState(function (state, info) { log.push(state + (info.code ? " " + info.code : "")); });
+</script>`);
+      });
+      pageServers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, resolve);
+      });
+      return `http://${host}:${(server.address() as AddressInfo).port}`;
+    }
+
+    /**
+     * Opens the page of origin that dials jstest's path, and records, as
+     * Chromium saw them, the Origin header of each handshake it sent, the
+     * status of each handshake response, and the WebSocket errors.
+     */
+    async function dial(origin: string, path: string) {
+      const { page, problems } = await newPage();
+      const origins: string[] = [];
+      const statuses: number[] = [];
+      const errors: string[] = [];
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Network.enable');
+      cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
+        origins.push(String(e.request.headers['Origin'] ?? e.request.headers['origin']));
+      });
+      cdp.on('Network.webSocketHandshakeResponseReceived', (e) => statuses.push(e.response.status));
+      const refused = new Promise<string>((resolve) => {
+        page.on('websocket', (ws) =>
+          ws.on('socketerror', (error) => {
+            errors.push(error);
+            resolve(error);
+          }),
+        );
+      });
+      const wsURL = `ws://${jstest.addr}${path}`;
+      await page.goto(`${origin}/?ws=${encodeURIComponent(wsURL)}`);
+      return { page, problems, origins, statuses, errors, refused };
+    }
+
+    /** The page of origin is refused at path with 403, retries, and never connects. */
+    async function refusedAt(origin: string, path: string): Promise<void> {
+      const { page, problems, origins, refused } = await dial(origin, path);
+      const error = await within(refused, WAIT, 'the WebSocket error');
+      assert.match(error, /Unexpected response code: 403/);
+      // Two failed dials at least: each retry is refused again.
+      await page.waitForFunction(() => (window as any).log.filter((s: string) => s === 'reconnecting 1006').length >= 2);
+      const log: string[] = await page.evaluate(() => (window as any).log);
+      assert.equal(log[0], 'connecting');
+      assert.ok(!log.includes('connect') && !log.includes('open'), `the page connected: ${log.join(', ')}`);
+      assert.ok(!log.some((s) => s.startsWith('echo')), log.join(', '));
+      assert.ok(!log.includes('disconnect'), log.join(', '));
+      assert.ok(problems.some((p) => p.includes('403')), problems.join('\n'));
+      // The refusal was for the Origin under test, not for a missing or other one.
+      assert.ok(origins.length >= 2, `handshakes seen: ${origins.length}`);
+      for (const o of origins) assert.equal(o, origin);
+      await page.close();
+    }
+
+    /** The page of origin connects at path, and its "echo" event comes back. */
+    async function talksAt(origin: string, path: string): Promise<void> {
+      const { page, problems, origins, statuses, errors } = await dial(origin, path);
+      const echo = `echo string: hello from ${origin}`;
+      const arrived = await page
+        .waitForFunction((e) => (window as any).log.includes(e), echo)
+        .then(() => true, () => false);
+      const log: string[] = await page.evaluate(() => (window as any).log);
+      assert.ok(arrived, `no echo; log: ${log.join(', ')}; handshake statuses: ${statuses.join(', ')}`);
+      // OnConnect's state listener was added before the page's own, so "connect" comes first.
+      assert.deepEqual(log, ['connecting', 'connect', 'open', echo]);
+      // One handshake, with the page's own (foreign) Origin, answered with a 101.
+      assert.deepEqual(origins, [origin]);
+      assert.notEqual(new URL(origin).host, jstest.addr);
+      assert.deepEqual(statuses, [101]);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(problems, []);
+      await page.close();
+    }
+
+    before(async () => {
+      if (missing) return;
+      const bin = process.env.WSEVENTS_JSTEST_BIN || (await buildGo('./examples/jstest'));
+      jstest = await startJstest(bin, '127.0.0.1:0', ['-origin-patterns', PATTERNS]);
+      allowed = await pageServer('127.0.0.2');
+      other = await pageServer('127.0.0.3');
+    }, { timeout: BUILD_TIMEOUT });
+
+    after(async () => {
+      await jstest?.stop();
+      await Promise.all(pageServers.map((s) => new Promise((resolve) => s.close(resolve))));
+    });
+
+    test('the default (/events) refuses a page of 127.0.0.2 (403), which never connects', T, async () => {
+      await refusedAt(allowed, '/events');
+    });
+
+    test(`the allow-list (/events-allowlist, ${PATTERNS}) lets a page of 127.0.0.2 connect, and events flow`, T, async () => {
+      await talksAt(allowed, '/events-allowlist');
+    });
+
+    test(`the allow-list (/events-allowlist, ${PATTERNS}) refuses a page of 127.0.0.3 (403)`, T, async () => {
+      await refusedAt(other, '/events-allowlist');
+    });
+
+    test('InsecureSkipOriginCheck (/events-insecure) lets pages of 127.0.0.2 and 127.0.0.3 connect, and events flow', T, async () => {
+      await talksAt(allowed, '/events-insecure');
+      await talksAt(other, '/events-insecure');
+    });
   });
 });
