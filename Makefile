@@ -32,7 +32,7 @@ test-js: jsclient/node_modules/.package-lock.json
 	cd jsclient && npm run --silent check-bundle && npm test
 
 ## test-integration: the JS client against the real Go server (examples/jstest), and
-## the chat example in Chromium (/usr/bin/chromium; skipped without it unless CI=true)
+## the chat examples and the origin policies in Chromium (/usr/bin/chromium; skipped without it unless CI=true)
 test-integration: jsclient/node_modules/.package-lock.json
 	cd jsclient && npm run test:integration && npm run test:browser
 
