@@ -208,12 +208,22 @@ func (a *app) goodbye(m *member) {
 // change after it.
 func (a *app) farewell(m *member) {
 	var b []byte
-	for attempt := 0; ; attempt++ {
+	a.emitUntilQueued(m, soak.EvFarewell, func() []byte {
 		dropped := m.c.Dropped()
 		b = strconv.AppendUint(b[:0], m.expected.Load()+1, 10)
 		b = append(b, '|')
-		b = strconv.AppendUint(b, dropped, 10)
-		err := m.c.EmitRaw(soak.EvFarewell, wsevents.KindText, b)
+		return strconv.AppendUint(b, dropped, 10)
+	})
+}
+
+// emitUntilQueued emits event to m with the payload built by payload
+// (again for each attempt) until it is queued: each attempt counts as
+// addressed to m, a policy drop included, as any other emit does. It
+// gives up, counted in fenceErrors, on another error or after 1,000
+// drops in a row.
+func (a *app) emitUntilQueued(m *member, event string, payload func() []byte) {
+	for attempt := 0; ; attempt++ {
+		err := m.c.EmitRaw(event, wsevents.KindText, payload())
 		if err == nil || errors.Is(err, wsevents.ErrQueueFull) {
 			m.expected.Add(1)
 			a.expected.Add(1)
@@ -334,22 +344,10 @@ func (a *app) fence() {
 	}
 	a.liveMu.Unlock()
 	for _, m := range list {
-		for attempt := 0; ; attempt++ {
-			err := m.c.EmitRaw(soak.EvFence, wsevents.KindText, nil)
+		a.emitUntilQueued(m, soak.EvFence, func() []byte {
 			a.fences.Add(1)
-			if err == nil || errors.Is(err, wsevents.ErrQueueFull) {
-				m.expected.Add(1)
-				a.expected.Add(1)
-			}
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, wsevents.ErrQueueFull) || attempt > 1000 {
-				a.fenceErrors.Add(1)
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+			return nil
+		})
 	}
 }
 
