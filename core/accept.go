@@ -23,18 +23,28 @@ import (
 // a refused origin or arrives during Shutdown gets an HTTP error through
 // Config.Error and no upgrade.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if c := s.upgrade(w, r); c != nil {
+		s.serveConn(c)
+	}
+}
+
+// upgrade validates the handshake and upgrades it, or refuses it through
+// Config.Error; it returns the new connection, not yet registered, or nil.
+// Nothing of w is used once it returns (the bytes the client sent behind
+// its request are copied out), so Serve can reuse its handshake buffers.
+func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) *Conn {
 	if s.closing.Load() {
 		s.refuse(w, r, http.StatusServiceUnavailable, ErrServerClosed)
-		return
+		return nil
 	}
 	if status, err := checkHandshake(r); err != nil {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		s.refuse(w, r, status, err)
-		return
+		return nil
 	}
 	if !s.originAllowed(r) {
 		s.refuse(w, r, http.StatusForbidden, ErrOriginRefused)
-		return
+		return nil
 	}
 
 	proto := s.selectSubprotocol(r)
@@ -79,12 +89,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			netConn.Close()
 		}
 		s.cfg.Logger.Debug("wsevents: upgrade failed", "remote", r.RemoteAddr, "err", err)
-		return
+		return nil
 	}
 	if s.closing.Load() {
 		netConn.Write(wsCloseFrame(StatusGoingAway, "server shutting down"))
 		netConn.Close()
-		return
+		return nil
 	}
 
 	var pending []byte
@@ -94,15 +104,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p, _ := brw.Reader.Peek(n)
 		pending = append([]byte(nil), p...)
 	}
-	if raw, ok := w.(*rawResponse); ok {
-		raw.upgraded(s) // Serve's handshake buffers are free again
-	}
 	var in *inflater
 	if accepted {
 		in = &inflater{takeover: !ext.ClientNoContextTakeover}
 	}
 	id := s.cfg.IDGenerator(r)
-	s.serveConn(s.newConn(netConn, id, retainedRequest(r), proto, in, pending))
+	return s.newConn(netConn, id, retainedRequest(r), proto, in, pending)
 }
 
 // handshakeHeaders are the request headers that only the handshake reads.

@@ -25,7 +25,7 @@ type cluster struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	pub    chan publication
+	pub    chan Publication
 	opened chan struct{} // closed once Open returned
 	kick   chan struct{} // wakes the subscription goroutine
 	done   chan struct{}
@@ -45,11 +45,6 @@ type cluster struct {
 	reqID  atomic.Uint64
 }
 
-type publication struct {
-	topic string
-	data  []byte
-}
-
 type countRequest struct {
 	waiting map[string]bool
 	sum     int
@@ -62,7 +57,7 @@ func newCluster(s *Server) *cluster {
 		b:         s.cfg.Broker,
 		node:      s.cfg.NodeID,
 		nodeTopic: topicNodePfx + s.cfg.NodeID,
-		pub:       make(chan publication, s.cfg.MaxBrokerQueue),
+		pub:       make(chan Publication, s.cfg.MaxBrokerQueue),
 		kick:      make(chan struct{}, 1),
 		opened:    make(chan struct{}),
 		done:      make(chan struct{}),
@@ -220,17 +215,17 @@ func (cl *cluster) publisher() {
 	}
 	bp, _ := cl.b.(BatchPublisher)
 	var batch []Publication
-	publish := func(p publication) {
+	publish := func(p Publication) {
 		if bp == nil {
 			cl.publishNow(p)
 			return
 		}
-		batch = append(batch[:0], Publication{p.topic, p.data})
+		batch = append(batch[:0], p)
 	more:
 		for len(batch) < MaxPublishBatch {
 			select {
 			case q := <-cl.pub:
-				batch = append(batch, Publication{q.topic, q.data})
+				batch = append(batch, q)
 			default:
 				break more
 			}
@@ -269,14 +264,14 @@ func (cl *cluster) publishBatch(bp BatchPublisher, batch []Publication) {
 	}
 }
 
-func (cl *cluster) publishNow(p publication) {
+func (cl *cluster) publishNow(p Publication) {
 	if !cl.up.Load() {
 		cl.lost.Add(1)
 		return
 	}
-	if err := cl.b.Publish(p.topic, p.data); err != nil {
+	if err := cl.b.Publish(p.Topic, p.Data); err != nil {
 		cl.lost.Add(1)
-		cl.s.cfg.Logger.Debug("wsevents: broker publish failed", "topic", p.topic, "err", err)
+		cl.s.cfg.Logger.Debug("wsevents: broker publish failed", "topic", p.Topic, "err", err)
 		return
 	}
 	cl.published.Add(1)
@@ -292,7 +287,7 @@ func (cl *cluster) send(topic string, env []byte) {
 		return
 	}
 	select {
-	case cl.pub <- publication{topic, env}:
+	case cl.pub <- Publication{topic, env}:
 	default:
 		cl.lost.Add(1)
 	}

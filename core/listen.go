@@ -18,8 +18,8 @@ import (
 // context chain (net/http gives each connection and each request a
 // cancelable context, a few hundred bytes an upgraded connection keeps
 // for its life) and the handshake's buffers go back to a pool as soon as
-// the connection is up. Everything after the parse is ServeHTTP's own
-// code, so both paths validate, refuse and upgrade alike.
+// the connection is up. After the parse, the request goes through the
+// upgrade ServeHTTP uses, so both paths validate, refuse and upgrade alike.
 
 // MaxHandshakeBytes bounds what Serve reads of a handshake request (the
 // request line and headers); a larger one is answered 431.
@@ -156,14 +156,16 @@ func (s *Server) serveRaw(nc net.Conn) {
 	}
 	r.RemoteAddr = nc.RemoteAddr().String()
 	r.TLS = state
-	s.ServeHTTP(w, r)
-	if !w.hijacked {
-		w.finish()
+	c := s.upgrade(w, r)
+	s.track(nc, false) // a connection now, or closed below
+	if c == nil && !w.hijacked {
+		w.finish() // the refusal
 		nc.Close()
 	}
-	// Refused, or the upgrade failed (if it succeeded, upgraded did this).
-	s.track(nc, false)
 	w.release()
+	if c != nil {
+		s.serveConn(c)
+	}
 }
 
 // rawResponse is the http.ResponseWriter (and http.Hijacker) ServeHTTP
@@ -236,15 +238,6 @@ func (w *rawResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.bw = handshakeWriters.Get().(*bufio.Writer)
 	w.bw.Reset(w.conn)
 	return w.conn, bufio.NewReadWriter(w.br, w.bw), nil
-}
-
-// upgraded is called by ServeHTTP once the upgrade is done and the bytes
-// the client sent behind its request are copied out of the reader: the
-// handshake's buffers go back to their pools, and the connection stops
-// being one Shutdown closes as a handshake.
-func (w *rawResponse) upgraded(s *Server) {
-	s.track(w.conn, false)
-	w.release()
 }
 
 func (w *rawResponse) release() {

@@ -334,6 +334,58 @@ describe('chat examples in Chromium', () => {
     noRace(chat);
   });
 
+  /**
+   * Records on page, as Chromium saw them, the Origin header of each
+   * WebSocket handshake it sends, the status of each handshake response and
+   * the WebSocket errors; refused resolves with the first error.
+   */
+  async function watchHandshakes(page: Page) {
+    const origins: string[] = [];
+    const statuses: number[] = [];
+    const errors: string[] = [];
+    const cdp = await context.newCDPSession(page);
+    await cdp.send('Network.enable');
+    cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
+      origins.push(String(e.request.headers['Origin'] ?? e.request.headers['origin']));
+    });
+    cdp.on('Network.webSocketHandshakeResponseReceived', (e) => statuses.push(e.response.status));
+    const refused = new Promise<string>((resolve) => {
+      page.on('websocket', (ws) =>
+        ws.on('socketerror', (error) => {
+          errors.push(error);
+          resolve(error);
+        }),
+      );
+    });
+    return { origins, statuses, errors, refused };
+  }
+
+  /**
+   * The page of origin was refused with 403, retried (1006 is not final, and
+   * each attempt is refused again) and never connected; every handshake
+   * carried origin. Returns the page's log.
+   */
+  async function assertRefused(
+    page: Page,
+    problems: string[],
+    seen: { origins: string[]; refused: Promise<string> },
+    origin: string,
+  ): Promise<string[]> {
+    const error = await within(seen.refused, WAIT, 'the WebSocket error');
+    assert.match(error, /Unexpected response code: 403/);
+    await page.waitForFunction(() => (window as any).log.filter((s: string) => s === 'reconnecting 1006').length >= 2);
+    const log: string[] = await page.evaluate(() => (window as any).log);
+    assert.equal(log[0], 'connecting');
+    assert.ok(!log.includes('connect') && !log.includes('open'), `the page connected: ${log.join(', ')}`);
+    // OnDisconnect reports the end of an open connection; there was none.
+    assert.ok(!log.includes('disconnect'), log.join(', '));
+    assert.ok(problems.some((p) => p.includes('403')), problems.join('\n'));
+    // The refusal was for the Origin under test, not for a missing or other one.
+    assert.ok(seen.origins.length >= 2, `handshakes seen: ${seen.origins.length}`);
+    for (const o of seen.origins) assert.equal(o, origin);
+    return log;
+  }
+
   test('a page of another origin is refused by default (403), and never connects', T, async () => {
     const wsURL = `ws://${chat.addr}/chat`;
     foreign = createServer((_req, res) => {
@@ -355,30 +407,9 @@ describe('chat examples in Chromium', () => {
     const origin = `http://127.0.0.2:${(foreign.address() as AddressInfo).port}`;
 
     const { page, problems } = await newPage();
-    // The Origin header of each handshake, as Chromium sent it.
-    const origins: string[] = [];
-    const cdp = await context.newCDPSession(page);
-    await cdp.send('Network.enable');
-    cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
-      origins.push(String(e.request.headers['Origin'] ?? e.request.headers['origin']));
-    });
-    const refused = new Promise<string>((resolve) => {
-      page.on('websocket', (ws) => ws.on('socketerror', (error) => resolve(error)));
-    });
+    const seen = await watchHandshakes(page);
     await page.goto(origin + '/');
-    const error = await within(refused, WAIT, 'the WebSocket error');
-    assert.match(error, /Unexpected response code: 403/);
-    // Two failed dials at least: the client retries (1006 is not final), and
-    // each attempt is refused again.
-    await page.waitForFunction(() => (window as any).log.filter((s: string) => s === 'reconnecting 1006').length >= 2);
-    const log: string[] = await page.evaluate(() => (window as any).log);
-    assert.equal(log[0], 'connecting');
-    assert.ok(!log.includes('connect') && !log.includes('open'), `the page connected: ${log.join(', ')}`);
-    // OnDisconnect reports the end of an open connection; there was none.
-    assert.ok(!log.includes('disconnect'), log.join(', '));
-    assert.ok(problems.some((p) => p.includes('403')), problems.join('\n'));
-    assert.ok(origins.length >= 2, `handshakes seen: ${origins.length}`);
-    for (const o of origins) assert.equal(o, origin);
+    await assertRefused(page, problems, seen, origin);
     await page.close();
   });
 
@@ -427,44 +458,17 @@ describe('chat examples in Chromium', () => {
      */
     async function dial(origin: string, path: string) {
       const { page, problems } = await newPage();
-      const origins: string[] = [];
-      const statuses: number[] = [];
-      const errors: string[] = [];
-      const cdp = await context.newCDPSession(page);
-      await cdp.send('Network.enable');
-      cdp.on('Network.webSocketWillSendHandshakeRequest', (e) => {
-        origins.push(String(e.request.headers['Origin'] ?? e.request.headers['origin']));
-      });
-      cdp.on('Network.webSocketHandshakeResponseReceived', (e) => statuses.push(e.response.status));
-      const refused = new Promise<string>((resolve) => {
-        page.on('websocket', (ws) =>
-          ws.on('socketerror', (error) => {
-            errors.push(error);
-            resolve(error);
-          }),
-        );
-      });
+      const seen = await watchHandshakes(page);
       const wsURL = `ws://${jstest.addr}${path}`;
       await page.goto(`${origin}/?ws=${encodeURIComponent(wsURL)}`);
-      return { page, problems, origins, statuses, errors, refused };
+      return { page, problems, ...seen };
     }
 
     /** The page of origin is refused at path with 403, retries, and never connects. */
     async function refusedAt(origin: string, path: string): Promise<void> {
-      const { page, problems, origins, refused } = await dial(origin, path);
-      const error = await within(refused, WAIT, 'the WebSocket error');
-      assert.match(error, /Unexpected response code: 403/);
-      // Two failed dials at least: each retry is refused again.
-      await page.waitForFunction(() => (window as any).log.filter((s: string) => s === 'reconnecting 1006').length >= 2);
-      const log: string[] = await page.evaluate(() => (window as any).log);
-      assert.equal(log[0], 'connecting');
-      assert.ok(!log.includes('connect') && !log.includes('open'), `the page connected: ${log.join(', ')}`);
+      const { page, problems, ...seen } = await dial(origin, path);
+      const log = await assertRefused(page, problems, seen, origin);
       assert.ok(!log.some((s) => s.startsWith('echo')), log.join(', '));
-      assert.ok(!log.includes('disconnect'), log.join(', '));
-      assert.ok(problems.some((p) => p.includes('403')), problems.join('\n'));
-      // The refusal was for the Origin under test, not for a missing or other one.
-      assert.ok(origins.length >= 2, `handshakes seen: ${origins.length}`);
-      for (const o of origins) assert.equal(o, origin);
       await page.close();
     }
 

@@ -15,12 +15,20 @@ type wseventsServers struct {
 	echo, bcast, events, rooms *wsevents.Server
 }
 
+// nativeEcho sends each message back; a Message keeps its kind: text back
+// as text (examples/echo).
+func nativeEcho(c wsevents.Connection) {
+	c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
+}
+
+// eventEcho answers event "echo" with the same payload.
+func eventEcho(c wsevents.Connection) {
+	c.On("echo", func(m wsevents.Message) { c.EmitRaw("echo", m.Kind, m.Data) })
+}
+
 func newWseventsServers() wseventsServers {
 	echo := wsevents.New(wsevents.Config{})
-	echo.OnConnection(func(c wsevents.Connection) {
-		// A Message keeps its kind: text back as text (examples/echo).
-		c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
-	})
+	echo.OnConnection(nativeEcho)
 
 	bcast := wsevents.New(wsevents.Config{})
 	bcast.OnConnection(func(c wsevents.Connection) {
@@ -29,7 +37,7 @@ func newWseventsServers() wseventsServers {
 
 	events := wsevents.New(wsevents.Config{})
 	events.OnConnection(func(c wsevents.Connection) {
-		c.On("echo", func(m wsevents.Message) { c.EmitRaw("echo", m.Kind, m.Data) })
+		eventEcho(c)
 		c.On("bcast", func(m wsevents.Message) { c.To(wsevents.All).EmitRaw("bcast", m.Kind, m.Data) })
 	})
 
@@ -71,10 +79,10 @@ func wseventsServe(ln net.Listener) error {
 	srv := wsevents.New(wsevents.Config{})
 	srv.OnConnection(func(c wsevents.Connection) {
 		if c.Request().URL.Path == "/events" {
-			c.On("echo", func(m wsevents.Message) { c.EmitRaw("echo", m.Kind, m.Data) })
+			eventEcho(c)
 			return
 		}
-		c.OnMessage(func(m wsevents.Message) { c.EmitMessage(m) })
+		nativeEcho(c)
 	})
 	return srv.Serve(ln)
 }
