@@ -2,6 +2,7 @@ package wsevents_test
 
 import (
 	"context"
+	"errors"
 	"log"
 	"net/http"
 	"time"
@@ -75,4 +76,23 @@ func ExampleJSON() {
 			c.To(wsevents.Broadcast).Emit("moved", m)
 		}))
 	})
+}
+
+// A port given to WebSocket alone: the Server reads each handshake itself,
+// with no net/http server in front (the leanest way to hold many idle
+// connections), and Shutdown closes the listener.
+func ExampleServer_ListenAndServe() {
+	ws := wsevents.New(wsevents.Config{})
+	ws.OnConnection(func(c wsevents.Connection) {
+		c.On("tick", func() { c.Emit("tock", time.Now().Unix()) })
+	})
+	go func() {
+		time.Sleep(time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ws.Shutdown(ctx)
+	}()
+	if err := ws.ListenAndServe("127.0.0.1:8081"); !errors.Is(err, wsevents.ErrServerClosed) {
+		log.Fatal(err)
+	}
 }
