@@ -36,7 +36,8 @@
 // code, the same for every library): runtime.GC, debug.FreeOSMemory, then
 // the Go runtime's memory figures and goroutine count as JSON. The idle
 // memory scenario reads it before and after opening its connections.
-// GET /debug/pprof/heap is the heap profile (where idle memory goes). At
+// GET /debug/pprof/heap is the heap profile (where idle memory goes),
+// GET /debug/pprof/trace?seconds=N an execution trace. At
 // start the server raises its open-file limit to the hard limit.
 package main
 
@@ -137,6 +138,7 @@ func main() {
 	debug := http.NewServeMux()
 	debug.HandleFunc("GET /debug/gc", debugGC)
 	debug.Handle("GET /debug/pprof/heap", httppprof.Handler("heap"))
+	debug.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
 	if *debugAddr != "" {
 		dl, err := net.Listen("tcp", *debugAddr)
 		if err != nil {
