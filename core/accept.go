@@ -158,7 +158,7 @@ func (s *Server) serveConn(c *Conn) {
 		s.stats.refused.Add(1)
 		s.cfg.Logger.Warn("wsevents: connection refused", "err", err)
 		c.netConn.Write(wsCloseFrame(StatusPolicyViolation, "duplicate connection ID"))
-		c.netConn.Close()
+		c.closeSocket()
 		c.ctx.cancel()
 		return
 	}
@@ -205,6 +205,7 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		pending: pending,
 		state:   &c.state,
 	}
+	c.initSock()
 	c.rd.parkAfter = parkDelay(c)
 	// A new connection whose client has sent nothing yet parks as soon as
 	// OnConnection is done, instead of holding its goroutine for a first

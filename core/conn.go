@@ -395,7 +395,7 @@ func (c *Conn) closeFinished() {
 // section 7.1.1, closes TCP first.
 func (c *Conn) closeWritten() {
 	if c.peerDone.Load() {
-		c.netConn.Close()
+		c.closeSocket()
 	}
 }
 

@@ -2,6 +2,7 @@ package wsevents
 
 import (
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -49,9 +50,63 @@ var poller = epoller{epfd: -1}
 type parkState struct {
 	pslot       int32
 	pgen        int32
-	pfd         int
+	pfd         int // the socket's descriptor + 1 (0: none), valid while sockUse holds it
 	pregistered bool
 	parked      atomic.Bool
+	// sockUse guards pfd for code that uses the descriptor outside the
+	// net package (epoll_ctl here, io_uring sends in uring_linux.go): each
+	// user adds 2 for as long as it uses pfd; bit 0 means the socket is
+	// closing. closeSocket sets the bit and waits for the users to go, so
+	// that a descriptor number is never used after it was closed (and
+	// perhaps reused by another socket).
+	sockUse atomic.Int32
+}
+
+// sockFD returns the socket's descriptor and holds it open until
+// releaseFD; false once the socket is closing, or without one.
+func (c *Conn) sockFD() (int, bool) {
+	if c.rawW == nil {
+		return 0, false
+	}
+	if c.sockUse.Add(2)&1 != 0 {
+		c.sockUse.Add(-2)
+		return 0, false
+	}
+	if c.pfd == 0 {
+		c.sockUse.Add(-2)
+		return 0, false
+	}
+	return c.pfd - 1, true
+}
+
+func (c *Conn) releaseFD() { c.sockUse.Add(-2) }
+
+// initSock notes the socket's descriptor (newConn); net's own reference
+// holds it while Control runs.
+func (c *Conn) initSock() {
+	if c.rawW != nil {
+		c.rawW.Control(func(fd uintptr) { c.pfd = int(fd) + 1 })
+	}
+}
+
+// closeSocket closes the connection's socket once nobody uses its
+// descriptor directly. Every close of an established connection's socket
+// goes through here. The wait is bounded by one batch of sends.
+func (c *Conn) closeSocket() {
+	for {
+		v := c.sockUse.Load()
+		if v&1 != 0 || c.sockUse.CompareAndSwap(v, v|1) {
+			break
+		}
+	}
+	for i := 0; c.sockUse.Load()>>1 != 0; i++ {
+		if i < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	c.netConn.Close()
 }
 
 func (p *epoller) init() error {
@@ -88,10 +143,12 @@ func (c *Conn) park() bool {
 		return false
 	}
 	p := &poller
+	fd, ok := c.sockFD()
+	if !ok {
+		return false
+	}
+	defer c.releaseFD()
 	if c.pslot == 0 {
-		if c.rawW.Control(func(fd uintptr) { c.pfd = int(fd) }) != nil {
-			return false
-		}
 		p.mu.Lock()
 		if p.init() != nil {
 			p.mu.Unlock()
@@ -125,9 +182,9 @@ func (c *Conn) park() bool {
 		c.pregistered = true // before the event can start another goroutine
 	}
 	c.parked.Store(true)
-	err := syscall.EpollCtl(p.epfd, op, c.pfd, &ev)
+	err := syscall.EpollCtl(p.epfd, op, fd, &ev)
 	if err == syscall.ENOENT {
-		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.pfd, &ev)
+		err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev)
 	}
 	if err != nil {
 		// Still ours if nobody resumed it meanwhile: go on reading.

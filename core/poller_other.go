@@ -9,6 +9,12 @@ import "time"
 
 type parkState struct{}
 
+// closeSocket closes the connection's socket (poller_linux.go also waits
+// for direct users of its descriptor).
+func (c *Conn) closeSocket() { c.netConn.Close() }
+
+func (c *Conn) initSock() {}
+
 func (c *Conn) park() bool     { return false }
 func (c *Conn) unpark()        {}
 func (c *Conn) unparkRelease() {}

@@ -79,20 +79,7 @@ func rawConnOf(c net.Conn) syscall.RawConn {
 // one writev without waiting for the socket, and returns how many bytes the
 // kernel took: 0 when its buffer is full.
 func (c *Conn) tryWritev(batch []*frame, head int) (int, error) {
-	iov := c.iovecs[:0]
-	for i, f := range batch {
-		b := f.bytes()
-		if i == 0 {
-			b = b[head:]
-		}
-		if len(b) == 0 {
-			continue
-		}
-		v := syscall.Iovec{Base: &b[0]}
-		v.SetLen(len(b))
-		iov = append(iov, v)
-	}
-	c.iovecs = iov
+	iov := c.iovecsFor(batch, head)
 	if len(iov) == 0 {
 		return 0, nil
 	}
@@ -112,6 +99,26 @@ func (c *Conn) tryWritev(batch []*frame, head int) (int, error) {
 		return 0, nil
 	}
 	return 0, errno
+}
+
+// iovecsFor points c.iovecs at the bytes of batch still to go (the first
+// frame from byte head). The caller clears them once the write is done.
+func (c *Conn) iovecsFor(batch []*frame, head int) []syscall.Iovec {
+	iov := c.iovecs[:0]
+	for i, f := range batch {
+		b := f.bytes()
+		if i == 0 {
+			b = b[head:]
+		}
+		if len(b) == 0 {
+			continue
+		}
+		v := syscall.Iovec{Base: &b[0]}
+		v.SetLen(len(b))
+		iov = append(iov, v)
+	}
+	c.iovecs = iov
+	return iov
 }
 
 // writevOnce is the RawConn callback of tryWritev: one attempt, never a

@@ -263,7 +263,7 @@ func (c *Conn) control(op byte, payload []byte) error {
 		c.ctx.cancel()
 	} else if c.closeSent.Load() {
 		// The answer to our close: the exchange is done.
-		c.netConn.Close()
+		c.closeSocket()
 	}
 	return errStop
 }
@@ -387,7 +387,7 @@ func (c *Conn) finish() {
 	c.state.Store(stateClosed)
 	c.unparkRelease()
 	c.waitCloseWritten()
-	c.netConn.Close()
+	c.closeSocket()
 	c.rd.r, c.rd.w, c.rd.pending = 0, 0, nil
 	c.rd.release()
 	c.srv.ka.remove(c)

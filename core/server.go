@@ -218,7 +218,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.RLock()
 	for _, c := range s.conns {
-		c.netConn.Close()
+		c.closeSocket()
 		c.unpark()
 	}
 	s.mu.RUnlock()

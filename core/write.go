@@ -316,7 +316,7 @@ func (c *Conn) flush() {
 			c.flushing = false
 			c.wmu.Unlock()
 			if err != nil {
-				c.netConn.Close()
+				c.closeSocket()
 				c.unpark()
 			}
 			c.closeFinished()
@@ -383,6 +383,6 @@ func (c *Conn) writeFailed(err error) {
 	}
 	c.closeFinished()
 	c.setCloseErr(&CloseError{Code: StatusAbnormal, Reason: "write failed: " + err.Error()})
-	c.netConn.Close()
+	c.closeSocket()
 	c.unpark() // its goroutine sees the closed socket and finishes
 }

@@ -14,7 +14,7 @@ import "runtime"
 
 // maxWriters bounds the shared writers: more than the cores cannot write
 // faster.
-func maxWriters() int { return max(2, runtime.GOMAXPROCS(0)) }
+func maxWriters() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 // schedule hands c (whose flushing flag the caller set) to the writers.
 func (s *Server) schedule(c *Conn) {
@@ -35,7 +35,16 @@ func (s *Server) schedule(c *Conn) {
 }
 
 func (s *Server) writer() {
-	for {
+	r := takeRing() // nil where sends are not batched
+	defer putRing(r)
+	var many []*Conn
+	for n := 1; ; n++ {
+		if n%yieldEvery == 0 {
+			// A writer busy for long is in a system call most of the
+			// time; yielding now and then keeps the runtime from taking
+			// its P away in one (a thread switch each time).
+			runtime.Gosched()
+		}
 		s.wq.mu.Lock()
 		if s.wq.head == len(s.wq.ready) {
 			clear(s.wq.ready)
@@ -43,6 +52,18 @@ func (s *Server) writer() {
 			s.wq.writers--
 			s.wq.mu.Unlock()
 			return
+		}
+		if k := len(s.wq.ready) - s.wq.head; r != nil && k > 1 {
+			// Several ready: one submission for all of them.
+			k = min(k, r.capacity())
+			many = append(many[:0], s.wq.ready[s.wq.head:s.wq.head+k]...)
+			clear(s.wq.ready[s.wq.head : s.wq.head+k])
+			s.wq.head += k
+			s.wq.mu.Unlock()
+			r.sendAll(many)
+			clear(many)
+			n = yieldEvery - 1 // yield after each submission
+			continue
 		}
 		c := s.wq.ready[s.wq.head]
 		s.wq.ready[s.wq.head] = nil
@@ -52,66 +73,102 @@ func (s *Server) writer() {
 	}
 }
 
+const yieldEvery = 64
+
 // flushNonBlocking writes c's queue without waiting on the socket. It
 // returns when the queue is empty, or after handing c to a blocking
 // writer.
 func (c *Conn) flushNonBlocking() {
 	for {
-		c.wmu.Lock()
-		batch := c.queue
-		if len(batch) == 0 {
-			if c.closeFrame == nil {
-				c.flushing = false
-				c.wmu.Unlock()
-				return
-			}
-			c.wmu.Unlock()
-			go c.flush() // the close frame: written with its deadline
+		batch, head, ok := c.takeBatch()
+		if !ok {
 			return
 		}
-		if len(batch) > maxIovecs {
-			batch = batch[:maxIovecs]
-			c.queue = c.queue[maxIovecs:]
-		} else {
-			c.queue = c.spare[:0]
-			c.spare = nil
-		}
-		head := c.headOff
-		c.wmu.Unlock()
-
 		written, err := c.tryWritev(batch, head)
-		if err != nil {
-			c.wmu.Lock()
-			c.queue = append(batch, c.queue...)
-			c.wmu.Unlock()
-			c.writeFailed(err)
+		if !c.wrote(batch, head, written, err) {
 			return
 		}
-		// Release what left; what did not goes back in front.
-		done, off := 0, head+written
-		for done < len(batch) && off >= len(batch[done].bytes()) {
-			off -= len(batch[done].bytes())
-			done++
-		}
-		c.wmu.Lock()
-		c.qbytes -= written
-		for i := 0; i < done; i++ {
-			c.srv.frames.release(batch[i])
-			batch[i] = nil
-		}
-		if done < len(batch) {
-			c.headOff = off
-			c.queue = append(batch[done:len(batch):len(batch)], c.queue...)
+	}
+}
+
+// takeBatch takes what a non-blocking write sends next: the queue's
+// frames (at most maxIovecs), the first of them from byte head. It
+// reports false when there is nothing to write: the connection's flushing
+// is over, or its close frame went to a writer of its own.
+func (c *Conn) takeBatch() (batch []*frame, head int, ok bool) {
+	c.wmu.Lock()
+	batch = c.queue
+	if len(batch) == 0 {
+		if c.closeFrame == nil {
+			c.flushing = false
 			c.wmu.Unlock()
-			go c.flush() // the socket is full: this connection waits alone
-			return
-		}
-		c.headOff = 0
-		if c.spare == nil && cap(batch) <= 4*c.srv.cfg.MaxQueuedMessages {
-			c.spare = batch[:0]
+			return nil, 0, false
 		}
 		c.wmu.Unlock()
+		go c.flush() // the close frame: written with its deadline
+		return nil, 0, false
 	}
+	if len(batch) > maxIovecs {
+		batch = batch[:maxIovecs]
+		c.queue = c.queue[maxIovecs:]
+	} else {
+		c.queue = c.spare[:0]
+		c.spare = nil
+	}
+	head = c.headOff
+	c.wmu.Unlock()
+	return batch, head, true
+}
+
+// wrote accounts for a non-blocking write of batch (from byte head) that
+// took written bytes: it releases the frames that left and puts the rest
+// back in front of the queue. It reports whether more is queued for the
+// caller to write; if not, flushing is over, or the connection failed or
+// has a blocking writer now.
+func (c *Conn) wrote(batch []*frame, head, written int, err error) bool {
+	if err != nil {
+		c.wmu.Lock()
+		c.queue = append(batch, c.queue...)
+		c.wmu.Unlock()
+		c.writeFailed(err)
+		return false
+	}
+	done, off := 0, head+written
+	for done < len(batch) && off >= len(batch[done].bytes()) {
+		off -= len(batch[done].bytes())
+		done++
+	}
+	c.wmu.Lock()
+	c.qbytes -= written
+	for i := 0; i < done; i++ {
+		c.srv.frames.release(batch[i])
+		batch[i] = nil
+	}
+	if done < len(batch) {
+		c.headOff = off
+		c.queue = append(batch[done:len(batch):len(batch)], c.queue...)
+		c.wmu.Unlock()
+		go c.flush() // the socket is full: this connection waits alone
+		return false
+	}
+	c.headOff = 0
+	if c.spare == nil && cap(batch) <= 4*c.srv.cfg.MaxQueuedMessages {
+		c.spare = batch[:0]
+	}
+	if len(c.queue) > 0 {
+		c.wmu.Unlock()
+		return true
+	}
+	// All sent: flushing ends here, without another look at the queue.
+	closing := c.closeFrame != nil
+	if !closing {
+		c.flushing = false
+	}
+	c.wmu.Unlock()
+	if closing {
+		go c.flush() // the close frame: written with its deadline
+	}
+	return false
 }
 
 const maxIovecs = 1024 // IOV_MAX on Linux
