@@ -220,3 +220,54 @@ func TestServeListenerParks(t *testing.T) {
 	c.send("et:echo\nawake")
 	c.expect("et:echo\nawake")
 }
+
+// TestCloseSocketWaitsForDirectUsers: while a descriptor is held for a
+// direct send (sockFD), closing the connection's socket waits; once it is
+// let go the socket closes and no new holder gets it.
+func TestCloseSocketWaitsForDirectUsers(t *testing.T) {
+	held := make(chan *Conn, 1)
+	s := New(Config{})
+	s.OnConnection(func(c Connection) { held <- c })
+	url := testServer(t, s)
+	cl := dial(t, url)
+	c := <-held
+	fd, ok := c.sockFD()
+	if !ok || fd < 0 {
+		t.Fatalf("sockFD = %d, %v", fd, ok)
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.closeSocket()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("the socket closed while its descriptor was held")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, ok := c.sockFD(); ok {
+		t.Fatal("a closing socket's descriptor was handed out")
+	}
+	// Still open: the client can still write to it.
+	ping, err := ws.CompileFrame(ws.MaskFrame(ws.NewPingFrame(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.conn.Write(ping); err != nil {
+		t.Fatalf("socket closed early: %v", err)
+	}
+	c.releaseFD()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("closeSocket did not return once the descriptor was let go")
+	}
+	cl.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := ws.ReadHeader(cl.conn); err == nil {
+		// A pong may come first; then the end.
+		for err == nil {
+			_, err = ws.ReadHeader(cl.conn)
+		}
+	}
+	waitFor(t, "the connection to end", func() bool { return s.Len() == 0 })
+}

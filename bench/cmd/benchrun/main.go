@@ -199,7 +199,7 @@ func presets(name string) (preset, error) {
 		few := func(c Case, reps int) Case { c.Reps = reps; return c }
 		return preset{
 			cases: []Case{echo(64, 1), echo(64, 100), echo(64, 1000), echo(1024, 100), echoEv(64, 100), bcast, bcastEv, bcast1, bcast10k,
-				few(bcast10k1, 1), few(rooms, 1), few(roomsEv, 1), few(latency, 2)},
+				few(bcast10k1, 3), few(rooms, 1), few(roomsEv, 1), few(latency, 2)},
 			reps:     3,
 			warmup:   500 * time.Millisecond,
 			duration: time.Second,
