@@ -11,6 +11,9 @@ import "runtime"
 // holds up a shared writer. So an idle connection has no writer goroutine,
 // a broadcast to N connections starts at most a handful of goroutines, and
 // frames queued while a write is under way leave together in the next one.
+// Where several connections are ready at once (a fan-out) and io_uring is
+// available, a writer hands up to 1,024 of them to the kernel in one
+// submission instead (uring_linux.go), with the same accounting.
 
 // maxWriters bounds the shared writers: more than the cores cannot write
 // faster.
