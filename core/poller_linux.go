@@ -65,14 +65,10 @@ type parkState struct {
 // sockFD returns the socket's descriptor and holds it open until
 // releaseFD; false once the socket is closing, or without one.
 func (c *Conn) sockFD() (int, bool) {
-	if c.rawW == nil {
+	if c.pfd == 0 {
 		return 0, false
 	}
 	if c.sockUse.Add(2)&1 != 0 {
-		c.sockUse.Add(-2)
-		return 0, false
-	}
-	if c.pfd == 0 {
 		c.sockUse.Add(-2)
 		return 0, false
 	}
@@ -90,8 +86,11 @@ func (c *Conn) initSock() {
 }
 
 // closeSocket closes the connection's socket once nobody uses its
-// descriptor directly. Every close of an established connection's socket
-// goes through here. The wait is bounded by one batch of sends.
+// descriptor directly, and wakes the connection if it is parked (a closed
+// descriptor leaves the epoll set without an event), so that its read
+// goroutine sees the close and finishes. Every close of an established
+// connection's socket goes through here. The wait is bounded by one batch
+// of sends.
 func (c *Conn) closeSocket() {
 	for {
 		v := c.sockUse.Load()
@@ -107,6 +106,7 @@ func (c *Conn) closeSocket() {
 		}
 	}
 	c.netConn.Close()
+	c.unpark()
 }
 
 func (p *epoller) init() error {

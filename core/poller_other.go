@@ -10,7 +10,7 @@ import "time"
 type parkState struct{}
 
 // closeSocket closes the connection's socket (poller_linux.go also waits
-// for direct users of its descriptor).
+// for direct users of its descriptor and wakes a parked connection).
 func (c *Conn) closeSocket() { c.netConn.Close() }
 
 func (c *Conn) initSock() {}

@@ -88,14 +88,20 @@ func (c *Conn) tryWritev(batch []*frame, head int) (int, error) {
 	}
 	err := c.rawW.Write(c.writevFn)
 	clear(iov)
-	n, errno := c.wvN, c.wvErr
 	if err != nil {
 		return 0, err
 	}
+	return sendResult(int(c.wvN), c.wvErr)
+}
+
+// sendResult turns a non-blocking send's outcome into what wrote takes:
+// the bytes the kernel took, 0 when the socket is full (or the send was
+// cancelled), or the error.
+func sendResult(n int, errno syscall.Errno) (int, error) {
 	switch errno {
 	case 0:
-		return int(n), nil
-	case syscall.EAGAIN:
+		return n, nil
+	case syscall.EAGAIN, syscall.ECANCELED:
 		return 0, nil
 	}
 	return 0, errno

@@ -219,7 +219,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.RLock()
 	for _, c := range s.conns {
 		c.closeSocket()
-		c.unpark()
 	}
 	s.mu.RUnlock()
 	<-done

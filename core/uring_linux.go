@@ -270,10 +270,7 @@ func (r *uring) sendAll(conns []*Conn) {
 		}
 		fd, ok := c.sockFD()
 		if !ok {
-			// Closing: the plain write reports how.
-			if c.wrote(batch, head, 0, net.ErrClosed) {
-				c.flushNonBlocking()
-			}
+			c.wrote(batch, head, 0, net.ErrClosed) // closing: nothing more goes out
 			continue
 		}
 		iov := c.iovecsFor(batch, head)
@@ -295,16 +292,10 @@ func (r *uring) sendAll(conns []*Conn) {
 	}
 	taken := int(r.submit())
 	r.outstanding = uint32(taken)
+	uringSends.Add(uint64(taken))
 	for i := taken; i < n; i++ {
-		// Not taken by the kernel: the plain way.
-		p := r.pend[i]
-		r.pend[i] = uringSend{}
-		p.c.releaseFD()
-		clear(p.c.iovecs)
-		w, err := p.c.tryWritev(p.batch, p.head)
-		if p.c.wrote(p.batch, p.head, w, err) {
-			p.c.flushNonBlocking()
-		}
+		p := r.release(i) // not taken by the kernel: the plain way
+		p.c.writeFrom(p.batch, p.head)
 	}
 	r.reap()
 	if r.outstanding > 0 {
@@ -345,31 +336,30 @@ func (r *uring) reap() {
 		if r.pend[i].c == nil {
 			continue
 		}
-		written, err := 0, error(nil)
-		switch {
-		case e.res >= 0:
+		var written int
+		var err error
+		if e.res >= 0 {
 			written = int(e.res)
-		case syscall.Errno(-e.res) == syscall.EAGAIN, syscall.Errno(-e.res) == syscall.ECANCELED:
-		default:
-			err = syscall.Errno(-e.res)
+		} else {
+			written, err = sendResult(0, syscall.Errno(-e.res))
 		}
 		r.outstanding--
-		r.finishWith(i, written, err)
+		// The descriptor is let go first: wrote may close the socket.
+		p := r.release(i)
+		if p.c.wrote(p.batch, p.head, written, err) {
+			p.c.flushNonBlocking() // frames queued meanwhile
+		}
 	}
 	atomic.StoreUint32(r.cqHead, head)
 }
 
-// finishWith accounts for send i: the descriptor is let go first, since
-// wrote may close the socket.
-func (r *uring) finishWith(i, written int, err error) {
+// release ends send i's hold: its slot, its descriptor and its iovecs.
+func (r *uring) release(i int) uringSend {
 	p := r.pend[i]
 	r.pend[i] = uringSend{}
 	p.c.releaseFD()
 	clear(p.c.iovecs)
-	uringSends.Add(1)
-	if p.c.wrote(p.batch, p.head, written, err) {
-		p.c.flushNonBlocking() // frames queued meanwhile
-	}
+	return p
 }
 
 // probe checks that a non-blocking send completes during its submission

@@ -317,7 +317,6 @@ func (c *Conn) flush() {
 			c.wmu.Unlock()
 			if err != nil {
 				c.closeSocket()
-				c.unpark()
 			}
 			c.closeFinished()
 			c.closeWritten()
@@ -383,6 +382,5 @@ func (c *Conn) writeFailed(err error) {
 	}
 	c.closeFinished()
 	c.setCloseErr(&CloseError{Code: StatusAbnormal, Reason: "write failed: " + err.Error()})
-	c.closeSocket()
-	c.unpark() // its goroutine sees the closed socket and finishes
+	c.closeSocket() // its goroutine sees the closed socket and finishes
 }

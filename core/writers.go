@@ -17,7 +17,7 @@ import "runtime"
 
 // maxWriters bounds the shared writers: more than the cores cannot write
 // faster.
-func maxWriters() int { return max(1, runtime.GOMAXPROCS(0)) }
+func maxWriters() int { return runtime.GOMAXPROCS(0) }
 
 // schedule hands c (whose flushing flag the caller set) to the writers.
 func (s *Server) schedule(c *Conn) {
@@ -65,7 +65,7 @@ func (s *Server) writer() {
 			s.wq.mu.Unlock()
 			r.sendAll(many)
 			clear(many)
-			n = yieldEvery - 1 // yield after each submission
+			runtime.Gosched() // after each submission, as every yieldEvery connections
 			continue
 		}
 		c := s.wq.ready[s.wq.head]
@@ -82,13 +82,21 @@ const yieldEvery = 64
 // returns when the queue is empty, or after handing c to a blocking
 // writer.
 func (c *Conn) flushNonBlocking() {
+	if batch, head, ok := c.takeBatch(); ok {
+		c.writeFrom(batch, head)
+	}
+}
+
+// writeFrom writes batch, taken by takeBatch, and then whatever else is
+// queued, as flushNonBlocking does.
+func (c *Conn) writeFrom(batch []*frame, head int) {
 	for {
-		batch, head, ok := c.takeBatch()
-		if !ok {
-			return
-		}
 		written, err := c.tryWritev(batch, head)
 		if !c.wrote(batch, head, written, err) {
+			return
+		}
+		var ok bool
+		if batch, head, ok = c.takeBatch(); !ok {
 			return
 		}
 	}
