@@ -204,7 +204,9 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		waitRaw: rawWaiterFor(netConn),
 		pending: pending,
 		state:   &c.state,
+		owner:   c,
 	}
+	c.rd.inline = inlineDispatch && c.rd.waitRaw != nil
 	c.initSock()
 	c.rd.parkAfter = parkDelay(c)
 	// A new connection whose client has sent nothing yet parks as soon as

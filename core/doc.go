@@ -37,7 +37,12 @@
 // so once it has been idle for a second, and a new one at once if its
 // client has sent nothing when OnConnection returns, so a burst of new
 // connections costs goroutines only for the handshakes under way
-// (WSEVENTS_EPOLL=0 in the environment turns parking off). Keepalive runs
+// (WSEVENTS_EPOLL=0 in the environment turns parking off). While a
+// connection is busy on Linux, its complete single-frame messages are
+// dispatched as they are read, and a read that drained the socket is
+// followed by the wait for more, not by a read that would find nothing: one
+// read system call per burst of messages, where a read loop takes two.
+// Keepalive runs
 // on one goroutine per Server, not a timer per connection, and a
 // connection keeps of its upgrade request all but the handshake's own
 // headers; its Context costs nothing until something waits on it. Handlers of a

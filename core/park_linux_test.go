@@ -271,3 +271,120 @@ func TestCloseSocketWaitsForDirectUsers(t *testing.T) {
 	}
 	waitFor(t, "the connection to end", func() bool { return s.Len() == 0 })
 }
+
+// A handler runs inside the read callback, which holds the socket's
+// descriptor (reader.inline). Closing the socket from elsewhere meanwhile
+// does not wait for the handler: the peer sees the end at once, and the
+// read goroutine closes the descriptor when the handler returns.
+func TestCloseWhileHandlerRunsInline(t *testing.T) {
+	needParking(t)
+	entered := make(chan *Conn, 1)
+	release := make(chan struct{})
+	s := New(Config{PingPeriod: -1})
+	s.OnConnection(func(c Connection) {
+		c.OnMessage(func(Message) {
+			entered <- c
+			<-release
+		})
+	})
+	url := testServer(t, s)
+	cl := dial(t, url)
+	cl.send("block")
+	c := <-entered
+	if c.sockUse.Load()&sockInline == 0 {
+		t.Fatal("the handler does not run inline")
+	}
+	closed := make(chan struct{})
+	go func() {
+		c.closeSocket()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		close(release)
+		t.Fatal("closeSocket waited for the handler")
+	}
+	// The peer sees the end while the handler still runs.
+	cl.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := cl.conn.Read(make([]byte, 64)); err == nil {
+		t.Fatal("the socket still delivers data")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the peer did not see the socket shut down")
+	}
+	if s.Len() != 1 {
+		t.Fatalf("%d connections while the handler runs, want 1", s.Len())
+	}
+	close(release)
+	waitFor(t, "the connection to end", func() bool { return s.Len() == 0 })
+}
+
+// A handler that closes its own socket (a failed write does) does not
+// deadlock on the descriptor its own read callback holds.
+func TestCloseFromInlineHandler(t *testing.T) {
+	needParking(t)
+	var after atomic.Value
+	s := New(Config{PingPeriod: -1})
+	s.OnConnection(func(c Connection) {
+		c.OnMessage(func(Message) {
+			c.closeSocket()
+			after.Store(c.EmitMessage(Message{Kind: KindText, Data: []byte("late")}) != nil)
+		})
+	})
+	url := testServer(t, s)
+	cl := dial(t, url)
+	cl.send("close yourself")
+	waitFor(t, "the connection to end", func() bool { return s.Len() == 0 })
+	if v := after.Load(); v == nil {
+		t.Fatal("the handler did not return")
+	}
+	cl.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		h, err := ws.ReadHeader(cl.conn)
+		if err != nil {
+			break // the end, as wanted
+		}
+		if h.OpCode.IsData() {
+			t.Fatal("a frame sent after the socket closed arrived")
+		}
+		if _, err := ioReadFull(cl.conn, make([]byte, h.Length)); err != nil {
+			break
+		}
+	}
+}
+
+// A peer that sends and closes at once: the last frame and the FIN arrive
+// together, one read takes both, and the poller has nothing more to report.
+// The connection still ends at once (TCP_INQ counts the FIN), not at its
+// idle deadline, here an hour away.
+func TestFrameAndFINTogether(t *testing.T) {
+	needParking(t)
+	for i := range 20 {
+		busy := make(chan struct{})
+		var ended atomic.Bool
+		s := New(Config{PingPeriod: -1})
+		s.parkAfter = time.Hour
+		s.OnConnection(func(c Connection) {
+			c.OnMessage(func(m Message) {
+				if string(m.Data) == "first" {
+					<-busy // the second frame and the FIN arrive meanwhile
+				}
+			})
+			c.OnDisconnect(func() { ended.Store(true) })
+		})
+		cl := dial(t, testServer(t, s))
+		cl.send("first")
+		second, err := ws.CompileFrame(ws.MaskFrame(ws.NewTextFrame([]byte("second"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.conn.Write(second)
+		cl.conn.Close()
+		time.Sleep(time.Millisecond)
+		close(busy)
+		waitFor(t, "the connection to end", ended.Load)
+		if i == 0 && s.Len() != 0 {
+			t.Fatalf("%d connections left", s.Len())
+		}
+	}
+}

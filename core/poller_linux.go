@@ -55,12 +55,23 @@ type parkState struct {
 	parked      atomic.Bool
 	// sockUse guards pfd for code that uses the descriptor outside the
 	// net package (epoll_ctl here, io_uring sends in uring_linux.go): each
-	// user adds 2 for as long as it uses pfd; bit 0 means the socket is
-	// closing. closeSocket sets the bit and waits for the users to go, so
-	// that a descriptor number is never used after it was closed (and
-	// perhaps reused by another socket).
+	// user adds sockUser for as long as it uses pfd. sockClosing means the
+	// socket is closing: closeSocket sets it and waits for the users to
+	// go, so that a descriptor number is never used after it was closed
+	// (and perhaps reused by another socket). sockInline means the read
+	// goroutine is running handlers inside RawConn.Read (beginInline).
 	sockUse atomic.Int32
 }
+
+const (
+	sockClosing = 1
+	sockInline  = 2
+	sockUser    = 4
+)
+
+// Handlers run inside RawConn.Read (reader.inline) where connections park:
+// WSEVENTS_EPOLL=0 turns both off.
+var inlineDispatch = parkingEnabled
 
 // sockFD returns the socket's descriptor and holds it open until
 // releaseFD; false once the socket is closing, or without one.
@@ -68,20 +79,50 @@ func (c *Conn) sockFD() (int, bool) {
 	if c.pfd == 0 {
 		return 0, false
 	}
-	if c.sockUse.Add(2)&1 != 0 {
-		c.sockUse.Add(-2)
+	if c.sockUse.Add(sockUser)&sockClosing != 0 {
+		c.sockUse.Add(-sockUser)
 		return 0, false
 	}
 	return c.pfd - 1, true
 }
 
-func (c *Conn) releaseFD() { c.sockUse.Add(-2) }
+func (c *Conn) releaseFD() { c.sockUse.Add(-sockUser) }
+
+// beginInline tells closeSocket that the read goroutine runs handlers
+// inside RawConn.Read, where it holds the net package's reference to the
+// descriptor: a Close would wait for it. False once the socket is closing.
+func (c *Conn) beginInline() bool {
+	for {
+		v := c.sockUse.Load()
+		if v&sockClosing != 0 {
+			return false
+		}
+		if c.sockUse.CompareAndSwap(v, v|sockInline) {
+			return true
+		}
+	}
+}
+
+// endInline ends what beginInline began. True if the socket is closing:
+// then closeSocket may have left the close to the read goroutine, which
+// calls it again once out of RawConn.Read.
+func (c *Conn) endInline() bool {
+	for {
+		v := c.sockUse.Load()
+		if c.sockUse.CompareAndSwap(v, v&^sockInline) {
+			return v&sockClosing != 0
+		}
+	}
+}
 
 // initSock notes the socket's descriptor (newConn); net's own reference
 // holds it while Control runs.
 func (c *Conn) initSock() {
 	if c.rawW != nil {
-		c.rawW.Control(func(fd uintptr) { c.pfd = int(fd) + 1 })
+		c.rawW.Control(func(fd uintptr) {
+			c.pfd = int(fd) + 1
+			c.rd.inq = c.rd.inline && enableINQ(int(fd))
+		})
 	}
 }
 
@@ -90,20 +131,33 @@ func (c *Conn) initSock() {
 // descriptor leaves the epoll set without an event), so that its read
 // goroutine sees the close and finishes. Every close of an established
 // connection's socket goes through here. The wait is bounded by one batch
-// of sends.
+// of sends. While the read goroutine runs handlers inside RawConn.Read
+// (beginInline), the socket is shut down at once and closed by that
+// goroutine when the handler returns: a Close would wait for the handler,
+// and from the handler itself for ever.
 func (c *Conn) closeSocket() {
 	for {
 		v := c.sockUse.Load()
-		if v&1 != 0 || c.sockUse.CompareAndSwap(v, v|1) {
+		if v&sockClosing != 0 || c.sockUse.CompareAndSwap(v, v|sockClosing) {
 			break
 		}
 	}
-	for i := 0; c.sockUse.Load()>>1 != 0; i++ {
+	for i := 0; c.sockUse.Load()/sockUser != 0; i++ {
 		if i < 100 {
 			runtime.Gosched()
 		} else {
 			time.Sleep(50 * time.Microsecond)
 		}
+	}
+	// Hold the descriptor while looking: the read goroutine's own
+	// closeSocket, once out of RawConn.Read, waits for this.
+	if c.pfd != 0 && c.sockUse.Add(sockUser)&sockInline != 0 {
+		syscall.Shutdown(c.pfd-1, syscall.SHUT_RDWR)
+		c.sockUse.Add(-sockUser)
+		return
+	}
+	if c.pfd != 0 {
+		c.sockUse.Add(-sockUser)
 	}
 	c.netConn.Close()
 	c.unpark()

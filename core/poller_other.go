@@ -15,6 +15,12 @@ func (c *Conn) closeSocket() { c.netConn.Close() }
 
 func (c *Conn) initSock() {}
 
+// Handlers run inside RawConn.Read on Linux only (reader.inline).
+const inlineDispatch = false
+
+func (c *Conn) beginInline() bool { return false }
+func (c *Conn) endInline() bool   { return false }
+
 func (c *Conn) park() bool     { return false }
 func (c *Conn) unpark()        {}
 func (c *Conn) unparkRelease() {}

@@ -15,6 +15,7 @@ import (
 // so an idle connection holds none (see waitReadable).
 type reader struct {
 	conn    net.Conn
+	owner   *Conn
 	pool    *sync.Pool
 	bp      *[]byte
 	buf     []byte // nil while idle
@@ -26,19 +27,26 @@ type reader struct {
 	timeout  time.Duration
 	inMsg    bool
 	deadline bool
-	waitRaw  rawWaiter // nil where the platform has no readiness wait
 
 	// parking (poller_linux.go): an idle wait longer than parkAfter ends
 	// the read goroutine with errPark
+	parkNow   bool // the first idle wait parks at once (see newConn)
+	recent    bool // bytes arrived since the idle deadline was set
+	parkOK    bool // set by the read loop while it waits between messages
+	idleArmed bool // the idle deadline is set
+	// inline: the idle wait's callback dispatches the messages it reads
+	// (reader_unix.go); inq: TCP_INQ is on, reads tell whether they
+	// drained the socket; closeOwed: a close came while handlers ran in the
+	// callback, and is left to the waiter
+	inline    bool
+	inq       bool
+	closeOwed bool
 	parkAfter time.Duration
-	parkNow   bool          // the first idle wait parks at once (see newConn)
-	recent    bool          // bytes arrived since the idle deadline was set
-	parkOK    bool          // set by the read loop while it waits between messages
-	idleArmed bool          // the idle deadline is set
 	state     *atomic.Int32 // the connection's; no idle deadline once it closes
-	readFn    func(fd uintptr) bool
-	rawN      int
-	rawErr    error
+
+	waitRaw rawWaiter // nil where the platform has no readiness wait
+	readFn  func(fd uintptr) bool
+	rawErr  error // the idle wait's read error (or a dispatch failure)
 }
 
 func (rd *reader) buffered() int { return rd.w - rd.r }

@@ -13,6 +13,19 @@ import (
 // rawWaiterFor returns a waiter that parks in the runtime's poller with no
 // buffer: the read callback takes a buffer only once data is there, and
 // puts it back when the socket turns out not to be readable yet.
+//
+// With inline dispatch (reader.inline, Linux) the callback also runs the
+// complete messages it read (dispatchBuffered) before it returns. With
+// TCP_INQ on as well (reader.inq), a read that drained the socket is
+// followed by the wait for more, not by a read that would find nothing:
+// one system call in three of an echo. That is sound only inside one
+// RawConn.Read, whose poller readiness was reset before the read, so it
+// reports whatever arrives after it; and TCP_INQ counts a FIN that the
+// read consumed with the last bytes. A reset (RST) that arrives in the
+// instant between a wake-up and the read is not counted: it is seen at the
+// next deadline instead of at once, so the shortcut is taken only while one
+// is set (the idle deadline, at most parkAfter away; a closing connection's
+// close deadline).
 func rawWaiterFor(c net.Conn) rawWaiter {
 	rc := rawConnOf(c)
 	if rc == nil {
@@ -20,47 +33,67 @@ func rawWaiterFor(c net.Conn) rawWaiter {
 	}
 	return func(rd *reader) error {
 		if rd.readFn == nil {
-			rd.readFn = rd.readOnce // one method value per connection
+			rd.readFn = rd.owner.readRaw // one method value per connection
 		}
 		err := rc.Read(rd.readFn)
-		n, rerr := rd.rawN, rd.rawErr
-		if err != nil {
-			rd.release()
-			return err
+		rerr, owed := rd.rawErr, rd.closeOwed
+		rd.rawErr, rd.closeOwed = nil, false
+		if owed {
+			// The socket was closed while a handler ran in the callback,
+			// which held the descriptor: the close was left to us.
+			rd.owner.closeSocket()
 		}
-		if rerr != nil {
-			rd.release()
+		if err == nil && rerr == nil && rd.buffered() > 0 {
+			return nil // bytes for the read loop
+		}
+		rd.release()
+		switch {
+		case err != nil:
+			return err
+		case rerr != nil:
 			if errors.Is(rerr, syscall.ECONNRESET) {
 				return io.EOF
 			}
 			return rerr
+		case owed:
+			return net.ErrClosed
 		}
-		if n <= 0 {
-			rd.release()
-			return io.EOF
-		}
-		rd.w += n
-		rd.recent = true
-		return nil
+		return nil // every message read was dispatched: wait again
 	}
 }
 
-// readOnce is the RawConn callback of the idle wait.
-func (rd *reader) readOnce(fd uintptr) bool {
-	if rd.buf == nil {
-		rd.acquire()
-	}
+// readRaw is the RawConn callback of the idle wait (rawWaiterFor).
+func (c *Conn) readRaw(fd uintptr) bool {
+	rd := &c.rd
 	for {
-		rd.rawN, rd.rawErr = syscall.Read(int(fd), rd.buf[rd.w:])
-		if rd.rawErr != syscall.EINTR {
-			break
+		if rd.buf == nil {
+			rd.acquire()
+		}
+		n, more, err := sockRead(int(fd), rd.buf[rd.w:], rd.inq)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			rd.release()
+			return false
+		case err != nil:
+			rd.rawErr = err
+			return true
+		case n == 0:
+			rd.rawErr = io.EOF
+			return true
+		}
+		rd.w += n
+		rd.recent = true
+		if !rd.inline || !c.dispatchBuffered() {
+			return true
+		}
+		// Everything read was dispatched.
+		rd.release()
+		if !more && (rd.idleArmed || c.state.Load() != stateOpen) {
+			return false
 		}
 	}
-	if rd.rawErr == syscall.EAGAIN {
-		rd.release()
-		return false
-	}
-	return true
 }
 
 func rawConnOf(c net.Conn) syscall.RawConn {

@@ -223,6 +223,78 @@ func (c *Conn) readLoop() error {
 	}
 }
 
+// dispatchBuffered dispatches the messages at the front of the read buffer
+// that take no state from one frame to the next: complete, unfragmented,
+// uncompressed text or binary frames within the size limit. It runs in the
+// idle wait's read callback (reader_unix.go), which holds the socket's
+// descriptor while the handlers run; beginInline and endInline tell
+// closeSocket so. It reports whether it consumed every byte. When it did
+// not, the read loop takes what is left (a partial frame, or one the loop's
+// general path handles, checks included), unless it stopped: rd.rawErr
+// holds a failure, or rd.closeOwed a close that came meanwhile.
+func (c *Conn) dispatchBuffered() bool {
+	rd := &c.rd
+	if !c.beginInline() {
+		return false
+	}
+	done := false
+	for {
+		p := rd.buf[rd.r:rd.w]
+		if len(p) == 0 {
+			done = true
+			break
+		}
+		if len(p) < 2 {
+			break
+		}
+		b0, b1 := p[0], p[1]
+		if b0 != finBit|opText && b0 != finBit|opBinary || (b1&0x80 != 0) == c.client {
+			break
+		}
+		length, hl := int(b1&0x7F), 2
+		if length == 126 {
+			if len(p) < 4 {
+				break
+			}
+			length, hl = int(binary.BigEndian.Uint16(p[2:])), 4
+			if length < 126 {
+				break
+			}
+		} else if length == 127 {
+			break
+		}
+		if !c.client {
+			hl += 4
+		}
+		if len(p) < hl+length || int64(length) > c.srv.cfg.MaxMessageSize {
+			break
+		}
+		data := p[hl : hl+length]
+		if !c.client {
+			ws.Cipher(data, [4]byte(p[hl-4:hl]), 0)
+		}
+		rd.r += hl + length
+		c.heard.Store(true)
+		op := b0 & 0x0F
+		if op == opText && !utf8.Valid(data) {
+			rd.rawErr = fail(StatusInvalidPayload, "invalid UTF-8 in a text message")
+			break
+		}
+		if c.state.Load() != stateOpen {
+			continue
+		}
+		if err := c.dispatchSafe(op, data); err != nil {
+			rd.rawErr = err
+			break
+		}
+	}
+	if c.endInline() {
+		rd.closeOwed = true
+		done = false
+	}
+	return done
+}
+
 // control handles a ping, pong or close frame.
 func (c *Conn) control(op byte, payload []byte) error {
 	switch op {
