@@ -334,6 +334,11 @@ func (c *Conn) closeErr() error {
 	return c.cerr
 }
 
+// armCloseDeadline bounds the wait for the peer's answer to our close.
+func (c *Conn) armCloseDeadline() {
+	c.netConn.SetReadDeadline(time.Now().Add(closeWait + c.srv.cfg.WriteTimeout))
+}
+
 // closeAsync starts the closing handshake from this side: the close frame
 // is queued behind what is already queued (or instead of it when discard
 // is set), and the read loop gets closeWait to see the peer's answer. It
@@ -344,7 +349,7 @@ func (c *Conn) closeAsync(code StatusCode, reason string, discard bool) bool {
 	}
 	c.setCloseErr(&CloseError{Code: code, Reason: reason})
 	c.queueClose(closePayload(code, reason), discard)
-	c.netConn.SetReadDeadline(time.Now().Add(closeWait + c.srv.cfg.WriteTimeout))
+	c.armCloseDeadline()
 	c.ctx.cancel()
 	c.unpark() // a parked connection needs its goroutine to wait for the answer
 	return true

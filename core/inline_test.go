@@ -105,3 +105,73 @@ func TestInvalidTextAmongValidFrames(t *testing.T) {
 	default:
 	}
 }
+
+// closedWithin reports whether the server connection closed by the
+// handler of message "close" ends within limit while feed runs.
+func closedWithin(t *testing.T, limit time.Duration, feed func(cl *client, stop <-chan struct{})) {
+	t.Helper()
+	s := New(Config{PingPeriod: -1, WriteTimeout: 100 * time.Millisecond})
+	ended := make(chan struct{})
+	s.OnConnection(func(c Connection) {
+		c.OnMessage(func(m Message) {
+			if string(m.Data) == "close" {
+				c.Close(StatusNormalClosure, "")
+			}
+		})
+		c.OnDisconnect(func() { close(ended) })
+	})
+	cl := dial(t, testServer(t, s))
+	cl.send("close")
+	stop := make(chan struct{})
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		feed(cl, stop)
+	}()
+	defer func() { close(stop); <-fed }()
+	select {
+	case <-ended:
+	case <-time.After(limit):
+		t.Fatalf("the closing connection still lives %v after our close frame (close deadline %v)", limit, closeWait+100*time.Millisecond)
+	}
+}
+
+// A peer that never answers our close frame but keeps data coming is cut
+// off at the close deadline all the same.
+func TestCloseDeadlineUnderFlood(t *testing.T) {
+	frame, err := ws.CompileFrame(ws.MaskFrame(ws.NewTextFrame([]byte("flood"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := bytes.Repeat(frame, 4096)
+	closedWithin(t, 3*closeWait, func(cl *client, stop <-chan struct{}) {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cl.conn.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			if _, err := cl.conn.Write(chunk); err != nil && !isTimeout(err) {
+				return
+			}
+		}
+	})
+}
+
+// A frame that arrives in two parts after our close frame does not lift
+// the close deadline (the read timeout of a message under way must not
+// replace it, nor its end clear it).
+func TestCloseDeadlineSurvivesSplitFrame(t *testing.T) {
+	frame, err := ws.CompileFrame(ws.MaskFrame(ws.NewTextFrame([]byte("late"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedWithin(t, 3*closeWait, func(cl *client, stop <-chan struct{}) {
+		time.Sleep(50 * time.Millisecond)
+		cl.conn.Write(frame[:3])
+		time.Sleep(50 * time.Millisecond)
+		cl.conn.Write(frame[3:])
+		<-stop
+	})
+}

@@ -29,18 +29,18 @@ func sockRead(fd int, p []byte, inq bool) (n int, more bool, err error) {
 	}
 	iov := syscall.Iovec{Base: &p[0]}
 	iov.SetLen(len(p))
-	var oob [syscall.SizeofCmsghdr + 8]byte
-	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
-	msg.SetControllen(len(oob))
+	var oob [4]uint64 // room for one cmsg of an int32, aligned for its header
+	msg := syscall.Msghdr{Iov: &iov, Iovlen: 1, Control: (*byte)(unsafe.Pointer(&oob[0]))}
+	msg.SetControllen(syscall.CmsgSpace(4))
 	r, _, errno := syscall.Syscall(syscall.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), syscall.MSG_DONTWAIT)
 	if errno != 0 {
 		return 0, true, errno
 	}
 	more = true
-	if msg.Controllen >= syscall.SizeofCmsghdr+4 {
+	if int(msg.Controllen) >= syscall.CmsgLen(4) {
 		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		if h.Level == syscall.SOL_TCP && h.Type == tcpINQ {
-			more = *(*int32)(unsafe.Pointer(&oob[syscall.SizeofCmsghdr])) != 0
+			more = *(*int32)(unsafe.Add(unsafe.Pointer(&oob[0]), syscall.CmsgLen(0))) != 0
 		}
 	}
 	return int(r), more, nil

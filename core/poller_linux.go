@@ -149,15 +149,11 @@ func (c *Conn) closeSocket() {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
-	// Hold the descriptor while looking: the read goroutine's own
-	// closeSocket, once out of RawConn.Read, waits for this.
-	if c.pfd != 0 && c.sockUse.Add(sockUser)&sockInline != 0 {
-		syscall.Shutdown(c.pfd-1, syscall.SHUT_RDWR)
-		c.sockUse.Add(-sockUser)
+	if c.sockUse.Load()&sockInline != 0 {
+		// Through Control, which holds net's own reference: it does
+		// nothing once the read goroutine has closed the socket.
+		c.rawW.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 		return
-	}
-	if c.pfd != 0 {
-		c.sockUse.Add(-sockUser)
 	}
 	c.netConn.Close()
 	c.unpark()

@@ -70,7 +70,8 @@ func (rd *reader) release() {
 func (rd *reader) fill() error {
 	// Waiting with a message under way, or with part of a frame already
 	// here, is waiting mid-message: ReadTimeout applies.
-	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 {
+	// Not once closing: the close deadline (closeAsync) is in force.
+	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 && rd.state.Load() == stateOpen {
 		rd.deadline = true
 		rd.idleArmed = false // replaced
 		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
@@ -150,8 +151,19 @@ func (rd *reader) idleDeadline(err error) bool {
 		return false
 	}
 	rd.idleArmed = false
-	rd.conn.SetReadDeadline(time.Time{})
+	rd.clearDeadline()
 	return true
+}
+
+// clearDeadline clears the read deadline this reader set, while the
+// connection is open. A close that began meanwhile set its own deadline
+// (closeAsync sets the state first), which this may have wiped out: it is
+// set again.
+func (rd *reader) clearDeadline() {
+	rd.conn.SetReadDeadline(time.Time{})
+	if rd.state.Load() != stateOpen {
+		rd.owner.armCloseDeadline()
+	}
 }
 
 // ensure makes n contiguous bytes available (n <= len(buffer)).
@@ -174,7 +186,9 @@ func (rd *reader) endMessage() {
 	rd.inMsg = false
 	if rd.deadline {
 		rd.deadline = false
-		rd.conn.SetReadDeadline(time.Time{})
+		if rd.state.Load() == stateOpen { // else the close deadline replaced it
+			rd.clearDeadline()
+		}
 	}
 	rd.release()
 }

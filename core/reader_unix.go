@@ -23,9 +23,9 @@ import (
 // reports whatever arrives after it; and TCP_INQ counts a FIN that the
 // read consumed with the last bytes. A reset (RST) that arrives in the
 // instant between a wake-up and the read is not counted: it is seen at the
-// next deadline instead of at once, so the shortcut is taken only while one
-// is set (the idle deadline, at most parkAfter away; a closing connection's
-// close deadline).
+// idle deadline instead of at once, so the shortcut is taken only while
+// that is set (at most parkAfter away), and a closing connection, whose
+// close deadline must be checked, leaves the callback after every read.
 func rawWaiterFor(c net.Conn) rawWaiter {
 	rc := rawConnOf(c)
 	if rc == nil {
@@ -90,7 +90,12 @@ func (c *Conn) readRaw(fd uintptr) bool {
 		}
 		// Everything read was dispatched.
 		rd.release()
-		if !more && (rd.idleArmed || c.state.Load() != stateOpen) {
+		if c.state.Load() != stateOpen {
+			// Closing: out of RawConn.Read after each read, so that the
+			// close deadline is checked however fast the peer sends.
+			return true
+		}
+		if !more && rd.idleArmed {
 			return false
 		}
 	}

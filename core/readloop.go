@@ -232,12 +232,19 @@ func (c *Conn) readLoop() error {
 // not, the read loop takes what is left (a partial frame, or one the loop's
 // general path handles, checks included), unless it stopped: rd.rawErr
 // holds a failure, or rd.closeOwed a close that came meanwhile.
-func (c *Conn) dispatchBuffered() bool {
+func (c *Conn) dispatchBuffered() (done bool) {
 	rd := &c.rd
 	if !c.beginInline() {
 		return false
 	}
-	done := false
+	defer func() {
+		// Deferred: a handler that ends its goroutine (runtime.Goexit)
+		// must not leave closeSocket thinking it still runs inline.
+		if c.endInline() {
+			rd.closeOwed = true
+			done = false
+		}
+	}()
 	for {
 		p := rd.buf[rd.r:rd.w]
 		if len(p) == 0 {
@@ -287,10 +294,6 @@ func (c *Conn) dispatchBuffered() bool {
 			rd.rawErr = err
 			break
 		}
-	}
-	if c.endInline() {
-		rd.closeOwed = true
-		done = false
 	}
 	return done
 }
