@@ -1,12 +1,15 @@
 package wsevents
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"strings"
+	"time"
 
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
@@ -136,9 +139,56 @@ func retainedRequest(r *http.Request) *http.Request {
 			h[k] = all[start:len(all):len(all)]
 		}
 	}
-	kept := r.WithContext(r.Context())
+	kept := r.WithContext(retainedContext(r.Context()))
 	kept.Header = h
 	return kept
+}
+
+// retainedContext is what a connection keeps of its upgrade request's
+// context: the values. That context is usually net/http's own, a chain of
+// two cancelable contexts (the request's and its connection's, both
+// cancelled once the handler returns) over two values, some 300 bytes that
+// an idle connection would hold for nothing. When it is that chain and
+// nothing else (no middleware context on top, no BaseContext or
+// ConnContext of the http.Server beneath), the two values are kept alone;
+// any other context is kept whole.
+func retainedContext(ctx context.Context) context.Context {
+	if reflect.TypeOf(ctx) != cancelCtxType {
+		return ctx
+	}
+	srv, _ := ctx.Value(http.ServerContextKey).(*http.Server)
+	if srv == nil || srv.BaseContext != nil || srv.ConnContext != nil {
+		return ctx
+	}
+	return &httpValues{srv: srv, laddr: ctx.Value(http.LocalAddrContextKey)}
+}
+
+// cancelCtxType is the type of context.WithCancel's contexts, which
+// net/http's requests have.
+var cancelCtxType = func() reflect.Type {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return reflect.TypeOf(ctx)
+}()
+
+// httpValues carries the values of net/http's own request context.
+type httpValues struct {
+	srv   *http.Server
+	laddr any
+}
+
+func (*httpValues) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*httpValues) Done() <-chan struct{}       { return nil }
+func (*httpValues) Err() error                  { return nil }
+
+func (v *httpValues) Value(key any) any {
+	switch key {
+	case http.ServerContextKey:
+		return v.srv
+	case http.LocalAddrContextKey:
+		return v.laddr
+	}
+	return nil
 }
 
 func isHandshakeHeader(k string) bool {
@@ -201,12 +251,12 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		conn:    netConn,
 		pool:    &s.rbufs,
 		timeout: s.cfg.ReadTimeout,
-		waitRaw: rawWaiterFor(netConn),
 		pending: pending,
 		state:   &c.state,
 		owner:   c,
 	}
-	c.rd.inline = inlineDispatch && c.rd.waitRaw != nil
+	c.rd.raw = c.rawW != nil
+	c.rd.inline = inlineDispatch && c.rd.raw
 	c.initSock()
 	c.rd.parkAfter = parkDelay(c)
 	// A new connection whose client has sent nothing yet parks as soon as

@@ -2,6 +2,7 @@ package wsevents
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -103,4 +104,43 @@ func TestOnPingAndValues(t *testing.T) {
 	ann.expect("ej:you\ntrue")
 	bob.send("et:whoami\n")
 	bob.expect("et:you\nbob")
+}
+
+// A connection keeps the values of its request's context. From net/http's
+// own context (no middleware, no BaseContext or ConnContext) it keeps only
+// net/http's two values, not the chain of cancelled contexts under them;
+// a context that could hold more is kept whole.
+func TestRetainedContext(t *testing.T) {
+	type connKey struct{}
+	for _, withConnContext := range []bool{false, true} {
+		got := make(chan Connection, 1)
+		s := New(Config{PingPeriod: -1})
+		s.OnConnection(func(c Connection) { got <- c })
+		ts := httptest.NewUnstartedServer(s)
+		if withConnContext {
+			ts.Config.ConnContext = func(ctx context.Context, _ net.Conn) context.Context {
+				return context.WithValue(ctx, connKey{}, "conn value")
+			}
+		}
+		ts.Start()
+		cl := dial(t, "ws"+strings.TrimPrefix(ts.URL, "http")+"/")
+		c := <-got
+		for _, ctx := range []context.Context{c.Context(), c.Request().Context()} {
+			if srv, _ := ctx.Value(http.ServerContextKey).(*http.Server); srv != ts.Config {
+				t.Errorf("ServerContextKey: %v", srv)
+			}
+			if a, _ := ctx.Value(http.LocalAddrContextKey).(net.Addr); a == nil || a.String() != ts.Listener.Addr().String() {
+				t.Errorf("LocalAddrContextKey: %v, want %v", a, ts.Listener.Addr())
+			}
+			if v := ctx.Value(connKey{}); withConnContext && v != "conn value" || !withConnContext && v != nil {
+				t.Errorf("ConnContext value %v (ConnContext set: %v)", v, withConnContext)
+			}
+		}
+		if _, compact := c.Request().Context().(*httpValues); compact == withConnContext {
+			t.Errorf("kept context %T (ConnContext set: %v)", c.Request().Context(), withConnContext)
+		}
+		cl.conn.Close()
+		waitFor(t, "the connection to end", func() bool { return s.Len() == 0 })
+		ts.Close()
+	}
 }

@@ -46,7 +46,7 @@ const closeWait = 2 * time.Second
 // message and return.
 type Conn struct {
 	// Conn's size decides much of what an idle connection costs: on
-	// 64-bit Linux it stays within the 896-byte allocation class, less the
+	// 64-bit Linux it stays within the 768-byte allocation class, less the
 	// 8-byte header Go puts before objects over 512 bytes that hold
 	// pointers (TestConnSizeClass).
 	srv       *Server
@@ -72,9 +72,7 @@ type Conn struct {
 	rawW       syscall.RawConn // for non-blocking writes; nil where unavailable
 	closeDone  chan struct{}   // closed once the close frame left (or never will)
 	closeOnce  sync.Once
-	iov        [][]byte
 	rawWrite   // platform state of non-blocking writes
-	nb         net.Buffers
 	closeSent  atomic.Bool
 	dropped    atomic.Uint64
 
@@ -103,10 +101,10 @@ type Conn struct {
 	kaPos   int32 // index in the slot
 	kaDue   int64 // tick of the next step
 
-	parkState             // poller_linux.go
-	rd        reader      // read goroutine only
-	bucket    tokenBucket // read goroutine only
-	curEvent  string      // event being handled, for panic reports; read goroutine only
+	parkState              // poller_linux.go
+	rd        reader       // read goroutine only
+	bucket    *tokenBucket // read goroutine only; made at the first event under Config.EventRate
+	curEvent  string       // event being handled, for panic reports; read goroutine only
 }
 
 // ID is the connection's ID, from Config.IDGenerator. To(id) addresses it.
@@ -119,8 +117,10 @@ func (c *Conn) Server() *Server { return c.srv }
 // values adapters and middleware put in its context), as kept for the
 // connection's life: a copy without the headers only the handshake reads
 // (Connection, Upgrade, Sec-WebSocket-Key, -Version and -Extensions), so
-// that an idle connection does not hold them. Config.IDGenerator and
-// Config.CheckOrigin see the request whole.
+// that an idle connection does not hold them. Its context keeps the
+// request's values; it is not cancelled when the connection ends (the
+// connection's own Context is). Config.IDGenerator and Config.CheckOrigin
+// see the request whole.
 func (c *Conn) Request() *http.Request { return c.req }
 
 // Context is done when the connection ends. It carries the upgrade
@@ -176,14 +176,16 @@ func (c *Conn) OnError(fn func(error)) {
 // OnPing registers a handler for the peer's pings (answered automatically).
 func (c *Conn) OnPing(fn func()) {
 	c.hs.mu.Lock()
-	c.hs.onPing = append(c.hs.onPing, fn)
+	r := c.hs.rareHooks()
+	r.onPing = append(r.onPing, fn)
 	c.hs.mu.Unlock()
 }
 
 // OnPong registers a handler for the peer's pongs.
 func (c *Conn) OnPong(fn func()) {
 	c.hs.mu.Lock()
-	c.hs.onPong = append(c.hs.onPong, fn)
+	r := c.hs.rareHooks()
+	r.onPong = append(r.onPong, fn)
 	c.hs.mu.Unlock()
 }
 
@@ -191,7 +193,8 @@ func (c *Conn) OnPong(fn func()) {
 // including when it disconnects.
 func (c *Conn) OnLeave(fn func(string)) {
 	c.hs.mu.Lock()
-	c.hs.onLeave = append(c.hs.onLeave, fn)
+	r := c.hs.rareHooks()
+	r.onLeave = append(r.onLeave, fn)
 	c.hs.mu.Unlock()
 }
 
@@ -299,8 +302,11 @@ func (c *Conn) Rooms() []string {
 }
 
 func (c *Conn) fireLeave(room string) {
+	var hs []func(string)
 	c.hs.mu.Lock()
-	hs := c.hs.onLeave
+	if r := c.hs.rare; r != nil {
+		hs = r.onLeave
+	}
 	c.hs.mu.Unlock()
 	for _, h := range hs {
 		h(room)

@@ -64,7 +64,7 @@ func (c *Conn) dispatch(op byte, data []byte) error {
 	}
 	switch h.typ {
 	case typeEvent, typeAsk:
-		if c.srv.cfg.EventRate > 0 && !c.bucket.take(&c.srv.cfg) {
+		if c.srv.cfg.EventRate > 0 && !c.tokens().take(&c.srv.cfg) {
 			if c.srv.cfg.RateLimit == RateLimitClose {
 				return fail(StatusPolicyViolation, "event rate limit exceeded")
 			}
@@ -100,7 +100,7 @@ type rateLimitedNotice struct {
 // most once a second (a flood gets no flood back); the notice counts every
 // drop since the previous one. Read goroutine only.
 func (c *Conn) noticeDropped(event string) {
-	b := &c.bucket
+	b := c.tokens()
 	b.dropped++
 	now := monoNow()
 	if b.noticed != 0 && now-b.noticed < int64(time.Second) {
@@ -184,9 +184,22 @@ type handlerSet struct {
 	onMessage    []any
 	onDisconnect []func()
 	onError      []func(error)
-	onPing       []func()
-	onPong       []func()
-	onLeave      []func(string)
+	rare         *rareHooks // nil until one is registered
+}
+
+// rareHooks are the hooks few connections register, kept apart so that a
+// connection without them (nearly every one) does not carry their slices.
+type rareHooks struct {
+	onPing, onPong []func()
+	onLeave        []func(string)
+}
+
+// rareHooks returns hs.rare, made if need be; hs.mu held.
+func (hs *handlerSet) rareHooks() *rareHooks {
+	if hs.rare == nil {
+		hs.rare = new(rareHooks)
+	}
+	return hs.rare
 }
 
 func (hs *handlerSet) on(event string, handler any) {
@@ -321,6 +334,14 @@ type tokenBucket struct {
 var monoBase = time.Now()
 
 func monoNow() int64 { return int64(time.Since(monoBase)) + 1 }
+
+// tokens is the connection's bucket, made at its first use.
+func (c *Conn) tokens() *tokenBucket {
+	if c.bucket == nil {
+		c.bucket = new(tokenBucket)
+	}
+	return c.bucket
+}
 
 func (b *tokenBucket) take(cfg *Config) bool {
 	now := monoNow()

@@ -45,7 +45,8 @@
 // Keepalive runs
 // on one goroutine per Server, not a timer per connection, and a
 // connection keeps of its upgrade request all but the handshake's own
-// headers; its Context costs nothing until something waits on it. Handlers of a
+// headers, and of net/http's own request context only its values; its
+// Context costs nothing until something waits on it. Handlers of a
 // connection run on its read goroutine, in order; a handler that blocks
 // holds up only its own connection. Emits never block: a message is encoded once, however many
 // connections it goes to, and queued on each; a few shared writer

@@ -38,15 +38,15 @@ type reader struct {
 	// (reader_unix.go); inq: TCP_INQ is on, reads tell whether they
 	// drained the socket; closeOwed: a close came while handlers ran in the
 	// callback, and is left to the waiter
+	raw       bool // the idle wait is the owner's waitRaw (Unix), not a blocking read
 	inline    bool
 	inq       bool
 	closeOwed bool
 	parkAfter time.Duration
 	state     *atomic.Int32 // the connection's; no idle deadline once it closes
 
-	waitRaw rawWaiter // nil where the platform has no readiness wait
-	readFn  func(fd uintptr) bool
-	rawErr  error // the idle wait's read error (or a dispatch failure)
+	readFn func(fd uintptr) bool
+	rawErr error // the idle wait's read error (or a dispatch failure)
 }
 
 func (rd *reader) buffered() int { return rd.w - rd.r }
@@ -77,7 +77,7 @@ func (rd *reader) fill() error {
 		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
 	}
 	if rd.buf == nil {
-		if len(rd.pending) == 0 && rd.waitRaw != nil {
+		if len(rd.pending) == 0 && rd.raw {
 			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.state.Load() == stateOpen {
 				rd.idleArmed = true
 				rd.recent = false
@@ -90,7 +90,7 @@ func (rd *reader) fill() error {
 			}
 			// Wait for readability holding no buffer; take one only to read.
 			for {
-				err := rd.waitRaw(rd)
+				err := rd.owner.waitRaw()
 				if !rd.idleDeadline(err) {
 					return err
 				}
@@ -192,7 +192,3 @@ func (rd *reader) endMessage() {
 	}
 	rd.release()
 }
-
-// rawWaiter waits until the socket is readable, then reads into a freshly
-// acquired buffer. Platforms without one leave it nil.
-type rawWaiter func(rd *reader) error

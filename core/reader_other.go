@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// rawWaiterFor has no buffer-free readiness wait here: connections read
-// with a pooled buffer held while they wait.
-func rawWaiterFor(net.Conn) rawWaiter { return nil }
+// Without a raw socket (rawConnOf is nil here) connections read with a
+// pooled buffer held while they wait: waitRaw is never called.
+func (c *Conn) waitRaw() error { panic("unreachable: no raw conn") }
 
 func rawConnOf(net.Conn) syscall.RawConn { return nil }
 

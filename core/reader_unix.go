@@ -10,9 +10,10 @@ import (
 	"unsafe"
 )
 
-// rawWaiterFor returns a waiter that parks in the runtime's poller with no
-// buffer: the read callback takes a buffer only once data is there, and
-// puts it back when the socket turns out not to be readable yet.
+// waitRaw is the idle wait of a connection with a raw socket: it waits in
+// the runtime's poller with no buffer; the read callback (readRaw) takes a
+// buffer only once data is there, and puts it back when the socket turns
+// out not to be readable yet.
 //
 // With inline dispatch (reader.inline, Linux) the callback also runs the
 // complete messages it read (dispatchBuffered) before it returns. With
@@ -26,43 +27,38 @@ import (
 // idle deadline instead of at once, so the shortcut is taken only while
 // that is set (at most parkAfter away), and a closing connection, whose
 // close deadline must be checked, leaves the callback after every read.
-func rawWaiterFor(c net.Conn) rawWaiter {
-	rc := rawConnOf(c)
-	if rc == nil {
-		return nil
+func (c *Conn) waitRaw() error {
+	rd := &c.rd
+	if rd.readFn == nil {
+		rd.readFn = c.readRaw // one method value per connection
 	}
-	return func(rd *reader) error {
-		if rd.readFn == nil {
-			rd.readFn = rd.owner.readRaw // one method value per connection
-		}
-		err := rc.Read(rd.readFn)
-		rerr, owed := rd.rawErr, rd.closeOwed
-		rd.rawErr, rd.closeOwed = nil, false
-		if owed {
-			// The socket was closed while a handler ran in the callback,
-			// which held the descriptor: the close was left to us.
-			rd.owner.closeSocket()
-		}
-		if err == nil && rerr == nil && rd.buffered() > 0 {
-			return nil // bytes for the read loop
-		}
-		rd.release()
-		switch {
-		case err != nil:
-			return err
-		case rerr != nil:
-			if errors.Is(rerr, syscall.ECONNRESET) {
-				return io.EOF
-			}
-			return rerr
-		case owed:
-			return net.ErrClosed
-		}
-		return nil // every message read was dispatched: wait again
+	err := c.rawW.Read(rd.readFn)
+	rerr, owed := rd.rawErr, rd.closeOwed
+	rd.rawErr, rd.closeOwed = nil, false
+	if owed {
+		// The socket was closed while a handler ran in the callback,
+		// which held the descriptor: the close was left to us.
+		c.closeSocket()
 	}
+	if err == nil && rerr == nil && rd.buffered() > 0 {
+		return nil // bytes for the read loop
+	}
+	rd.release()
+	switch {
+	case err != nil:
+		return err
+	case rerr != nil:
+		if errors.Is(rerr, syscall.ECONNRESET) {
+			return io.EOF
+		}
+		return rerr
+	case owed:
+		return net.ErrClosed
+	}
+	return nil // every message read was dispatched: wait again
 }
 
-// readRaw is the RawConn callback of the idle wait (rawWaiterFor).
+// readRaw is the RawConn callback of the idle wait (waitRaw).
 func (c *Conn) readRaw(fd uintptr) bool {
 	rd := &c.rd
 	for {

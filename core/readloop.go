@@ -304,11 +304,11 @@ func (c *Conn) control(op byte, payload []byte) error {
 	case opPing:
 		if c.state.Load() == stateOpen {
 			c.enqueueControl(c.srv.frames.controlFrame(opPong, payload))
-			c.runHooks(c.hooks(&c.hs.onPing))
+			c.runHooks(c.pingHooks(true))
 		}
 		return nil
 	case opPong:
-		c.runHooks(c.hooks(&c.hs.onPong))
+		c.runHooks(c.pingHooks(false))
 		return nil
 	}
 	code, reason := StatusNoStatus, ""
@@ -511,6 +511,20 @@ func (c *Conn) hooks(list *[]func()) []func() {
 	c.hs.mu.Lock()
 	defer c.hs.mu.Unlock()
 	return *list
+}
+
+// pingHooks returns the OnPing hooks (ping) or the OnPong ones.
+func (c *Conn) pingHooks(ping bool) []func() {
+	c.hs.mu.Lock()
+	defer c.hs.mu.Unlock()
+	r := c.hs.rare
+	switch {
+	case r == nil:
+		return nil
+	case ping:
+		return r.onPing
+	}
+	return r.onPong
 }
 
 func (c *Conn) runHooks(hs []func()) {

@@ -2,6 +2,7 @@ package wsevents
 
 import (
 	"net"
+	"sync"
 	"time"
 )
 
@@ -339,7 +340,8 @@ func (c *Conn) writeBatch(batch []*frame, head int) error {
 		_, err := c.netConn.Write(batch[0].bytes()[head:])
 		return err
 	}
-	iov := c.iov[:0]
+	v := vectors.Get().(*writeVectors)
+	iov := v.iov[:0]
 	for i, f := range batch {
 		if i == 0 {
 			iov = append(iov, f.bytes()[head:])
@@ -347,13 +349,22 @@ func (c *Conn) writeBatch(batch []*frame, head int) error {
 		}
 		iov = append(iov, f.bytes())
 	}
-	c.nb = net.Buffers(iov)
-	_, err := c.nb.WriteTo(c.netConn)
+	v.nb = net.Buffers(iov)
+	_, err := v.nb.WriteTo(c.netConn)
 	clear(iov)
-	c.iov = iov[:0]
-	c.nb = nil
+	v.iov, v.nb = iov[:0], nil
+	vectors.Put(v)
 	return err
 }
+
+// writeVectors is writeBatch's scratch, pooled: only a connection whose
+// socket is backed up writes that way, so no connection keeps one.
+type writeVectors struct {
+	iov [][]byte
+	nb  net.Buffers
+}
+
+var vectors = sync.Pool{New: func() any { return new(writeVectors) }}
 
 func (c *Conn) writeFrame(f *frame) error {
 	if t := c.srv.cfg.WriteTimeout; t > 0 {
