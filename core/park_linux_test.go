@@ -388,3 +388,31 @@ func TestFrameAndFINTogether(t *testing.T) {
 		}
 	}
 }
+
+// A parked connection that a pong wakes (keepalive) parks again at once,
+// not after parkAfter: keepalive costs an idle connection no goroutine.
+func TestPongAloneParksAtOnce(t *testing.T) {
+	needParking(t)
+	s := New(Config{PingPeriod: -1})
+	s.parkAfter = time.Hour
+	s.OnConnection(func(c Connection) { c.OnMessage(func(m Message) { c.EmitMessage(m) }) })
+	cl := dial(t, testServer(t, s))
+	waitFor(t, "the silent connection parked", func() bool { return parkedNow(s) == 1 })
+	before := s.parks.Load()
+	pong, err := ws.CompileFrame(ws.MaskFrame(ws.NewPongFrame([]byte("ka"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.conn.Write(pong); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the connection to park again after the pong", func() bool { return s.parks.Load() > before && parkedNow(s) == 1 })
+	// A data message makes it busy: it stays (parkAfter is an hour).
+	before = s.parks.Load()
+	cl.send("data")
+	cl.expect("data")
+	time.Sleep(50 * time.Millisecond)
+	if s.parks.Load() != before || parkedNow(s) != 0 {
+		t.Fatal("a connection parked at once after a data message")
+	}
+}

@@ -144,6 +144,14 @@ func (rd *reader) fill() error {
 // parkAfter: serve parks it (poller_linux.go).
 var errPark = errors.New("park")
 
+// parkSoon makes the next idle wait park unless bytes are already there
+// (Linux; nothing where connections do not park). Between messages only.
+func (rd *reader) parkSoon() {
+	if rd.parkAfter > 0 && rd.state.Load() == stateOpen {
+		rd.parkNow, rd.idleArmed = true, false
+	}
+}
+
 // idleDeadline reports whether err is the idle deadline firing (and not
 // the message or close deadline that replaced it), and clears it.
 func (rd *reader) idleDeadline(err error) bool {

@@ -119,6 +119,10 @@ func (c *Conn) readLoop() error {
 			}
 			if msgOp == 0 {
 				rd.endMessage()
+				// A ping or pong alone (keepalive) does not make the
+				// connection busy: it parks again at once, not after
+				// parkAfter, if nothing else is there.
+				rd.parkSoon()
 			}
 			continue
 		case opContinuation:
