@@ -235,11 +235,7 @@ func TestCloseSocketWaitsForDirectUsers(t *testing.T) {
 	if !ok || fd < 0 {
 		t.Fatalf("sockFD = %d, %v", fd, ok)
 	}
-	closed := make(chan struct{})
-	go func() {
-		c.closeSocket()
-		close(closed)
-	}()
+	closed := closeInBackground(c)
 	select {
 	case <-closed:
 		t.Fatal("the socket closed while its descriptor was held")
@@ -294,11 +290,7 @@ func TestCloseWhileHandlerRunsInline(t *testing.T) {
 	if c.sockUse.Load()&sockInline == 0 {
 		t.Fatal("the handler does not run inline")
 	}
-	closed := make(chan struct{})
-	go func() {
-		c.closeSocket()
-		close(closed)
-	}()
+	closed := closeInBackground(c)
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):
@@ -415,4 +407,15 @@ func TestPongAloneParksAtOnce(t *testing.T) {
 	if s.parks.Load() != before || parkedNow(s) != 0 {
 		t.Fatal("a connection parked at once after a data message")
 	}
+}
+
+// closeInBackground runs c.closeSocket on a goroutine of its own; the
+// channel is closed once it returns.
+func closeInBackground(c *Conn) <-chan struct{} {
+	closed := make(chan struct{})
+	go func() {
+		c.closeSocket()
+		close(closed)
+	}()
+	return closed
 }
