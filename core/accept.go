@@ -248,15 +248,11 @@ func (s *Server) newConn(netConn net.Conn, id string, r *http.Request, proto str
 		rawW:      rawConnOf(netConn),
 	}
 	c.rd = reader{
-		conn:    netConn,
-		pool:    &s.rbufs,
+		owner:   c,
 		timeout: s.cfg.ReadTimeout,
 		pending: pending,
-		state:   &c.state,
-		owner:   c,
+		inline:  inlineDispatch && c.rawW != nil,
 	}
-	c.rd.raw = c.rawW != nil
-	c.rd.inline = inlineDispatch && c.rd.raw
 	c.initSock()
 	c.rd.parkAfter = parkDelay(c)
 	// A new connection whose client has sent nothing yet parks as soon as

@@ -3,10 +3,7 @@ package wsevents
 import (
 	"errors"
 	"io"
-	"net"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -14,9 +11,7 @@ import (
 // pool when bytes arrive and goes back when everything read was consumed,
 // so an idle connection holds none (see waitReadable).
 type reader struct {
-	conn    net.Conn
-	owner   *Conn
-	pool    *sync.Pool
+	owner   *Conn // the connection this reader is part of (Conn.rd)
 	bp      *[]byte
 	buf     []byte // nil while idle
 	r, w    int
@@ -38,12 +33,10 @@ type reader struct {
 	// (reader_unix.go); inq: TCP_INQ is on, reads tell whether they
 	// drained the socket; closeOwed: a close came while handlers ran in the
 	// callback, and is left to the waiter
-	raw       bool // the idle wait is the owner's waitRaw (Unix), not a blocking read
 	inline    bool
 	inq       bool
 	closeOwed bool
 	parkAfter time.Duration
-	state     *atomic.Int32 // the connection's; no idle deadline once it closes
 
 	readFn func(fd uintptr) bool
 	rawErr error // the idle wait's read error (or a dispatch failure)
@@ -52,7 +45,7 @@ type reader struct {
 func (rd *reader) buffered() int { return rd.w - rd.r }
 
 func (rd *reader) acquire() {
-	rd.bp = rd.pool.Get().(*[]byte)
+	rd.bp = rd.owner.srv.rbufs.Get().(*[]byte)
 	rd.buf = *rd.bp
 	rd.r, rd.w = 0, 0
 }
@@ -60,7 +53,7 @@ func (rd *reader) acquire() {
 // release returns the buffer when it holds nothing unread.
 func (rd *reader) release() {
 	if rd.buf != nil && rd.r == rd.w {
-		rd.pool.Put(rd.bp)
+		rd.owner.srv.rbufs.Put(rd.bp)
 		rd.buf, rd.bp = nil, nil
 		rd.r, rd.w = 0, 0
 	}
@@ -71,14 +64,14 @@ func (rd *reader) fill() error {
 	// Waiting with a message under way, or with part of a frame already
 	// here, is waiting mid-message: ReadTimeout applies.
 	// Not once closing: the close deadline (closeAsync) is in force.
-	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 && rd.state.Load() == stateOpen {
+	if (rd.inMsg || rd.buffered() > 0) && !rd.deadline && rd.timeout > 0 && rd.owner.state.Load() == stateOpen {
 		rd.deadline = true
 		rd.idleArmed = false // replaced
-		rd.conn.SetReadDeadline(time.Now().Add(rd.timeout))
+		rd.owner.netConn.SetReadDeadline(time.Now().Add(rd.timeout))
 	}
 	if rd.buf == nil {
-		if len(rd.pending) == 0 && rd.raw {
-			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.state.Load() == stateOpen {
+		if len(rd.pending) == 0 && rd.owner.rawW != nil {
+			if rd.parkOK && rd.parkAfter > 0 && !rd.idleArmed && !rd.deadline && rd.owner.state.Load() == stateOpen {
 				rd.idleArmed = true
 				rd.recent = false
 				d := rd.parkAfter
@@ -86,7 +79,7 @@ func (rd *reader) fill() error {
 					// Already expired: the wait parks unless data is here.
 					d, rd.parkNow = 0, false
 				}
-				rd.conn.SetReadDeadline(time.Now().Add(d))
+				rd.owner.netConn.SetReadDeadline(time.Now().Add(d))
 			}
 			// Wait for readability holding no buffer; take one only to read.
 			for {
@@ -94,13 +87,13 @@ func (rd *reader) fill() error {
 				if !rd.idleDeadline(err) {
 					return err
 				}
-				if rd.recent && rd.state.Load() == stateOpen {
+				if rd.recent && rd.owner.state.Load() == stateOpen {
 					// Busy since the deadline was set, idle only for a
 					// moment: give it another parkAfter (once per
 					// parkAfter, not a deadline per message).
 					rd.recent = false
 					rd.idleArmed = true
-					rd.conn.SetReadDeadline(time.Now().Add(rd.parkAfter))
+					rd.owner.netConn.SetReadDeadline(time.Now().Add(rd.parkAfter))
 					continue
 				}
 				if rd.parkOK {
@@ -127,7 +120,7 @@ func (rd *reader) fill() error {
 	}
 	// io.Reader allows (0, nil); only many in a row mean a broken conn.
 	for range 100 {
-		n, err := rd.conn.Read(rd.buf[rd.w:])
+		n, err := rd.owner.netConn.Read(rd.buf[rd.w:])
 		rd.w += n
 		if n > 0 {
 			rd.recent = true
@@ -147,7 +140,7 @@ var errPark = errors.New("park")
 // parkSoon makes the next idle wait park unless bytes are already there
 // (Linux; nothing where connections do not park). Between messages only.
 func (rd *reader) parkSoon() {
-	if rd.parkAfter > 0 && rd.state.Load() == stateOpen {
+	if rd.parkAfter > 0 && rd.owner.state.Load() == stateOpen {
 		rd.parkNow, rd.idleArmed = true, false
 	}
 }
@@ -155,7 +148,7 @@ func (rd *reader) parkSoon() {
 // idleDeadline reports whether err is the idle deadline firing (and not
 // the message or close deadline that replaced it), and clears it.
 func (rd *reader) idleDeadline(err error) bool {
-	if !rd.idleArmed || !errors.Is(err, os.ErrDeadlineExceeded) || rd.state.Load() != stateOpen {
+	if !rd.idleArmed || !errors.Is(err, os.ErrDeadlineExceeded) || rd.owner.state.Load() != stateOpen {
 		return false
 	}
 	rd.idleArmed = false
@@ -163,14 +156,18 @@ func (rd *reader) idleDeadline(err error) bool {
 	return true
 }
 
-// clearDeadline clears the read deadline this reader set, while the
-// connection is open. A close that began meanwhile set its own deadline
-// (closeAsync sets the state first), which this may have wiped out: it is
-// set again.
+// clearDeadline clears the read deadline this reader set, unless the
+// connection is closing: then the close deadline (closeAsync) replaced it.
+// A close that begins meanwhile sets its own deadline (closeAsync sets the
+// state first), which this may have wiped out: it is set again.
 func (rd *reader) clearDeadline() {
-	rd.conn.SetReadDeadline(time.Time{})
-	if rd.state.Load() != stateOpen {
-		rd.owner.armCloseDeadline()
+	c := rd.owner
+	if c.state.Load() != stateOpen {
+		return
+	}
+	c.netConn.SetReadDeadline(time.Time{})
+	if c.state.Load() != stateOpen {
+		c.armCloseDeadline()
 	}
 }
 
@@ -194,9 +191,7 @@ func (rd *reader) endMessage() {
 	rd.inMsg = false
 	if rd.deadline {
 		rd.deadline = false
-		if rd.state.Load() == stateOpen { // else the close deadline replaced it
-			rd.clearDeadline()
-		}
+		rd.clearDeadline()
 	}
 	rd.release()
 }
