@@ -32,6 +32,10 @@ type Server struct {
 		head    int
 		writers int
 		max     int
+		// run is s.writer as a func value, made once: a go statement
+		// calling a method (go s.writer()) allocates a closure for its
+		// receiver every time, one with no arguments does not.
+		run func()
 	}
 
 	ka        keepalive     // keepalive.go
@@ -77,6 +81,7 @@ func New(cfg Config) *Server {
 	s.parkAfter = idleParkAfter
 	s.frames = newFramePool(s.cfg.WriteBufferSize)
 	s.wq.max = maxWriters()
+	s.wq.run = s.writer
 	size := s.cfg.ReadBufferSize
 	s.rbufs.New = func() any {
 		b := make([]byte, size)

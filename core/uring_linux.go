@@ -98,6 +98,10 @@ type uring struct {
 	hdrs               []syscall.Msghdr // per send of several frames
 	pend               []uringSend
 	outstanding, tailN uint32
+	// ready is the writer's list of the connections of one submission,
+	// made once at the ring's capacity: a writer goroutine lives for one
+	// burst, so a list of its own would be allocated for every broadcast.
+	ready []*Conn
 }
 
 // uringSend is a send in flight: whose, and what it carries.
@@ -211,6 +215,7 @@ func newURing() (*uring, error) {
 	r.cqes = unsafe.Slice((*uringCQE)(unsafe.Pointer(&cq[p.cqOff.cqes])), p.cqEntries)
 	r.hdrs = make([]syscall.Msghdr, p.sqEntries)
 	r.pend = make([]uringSend, p.sqEntries)
+	r.ready = make([]*Conn, 0, p.sqEntries)
 	return r, nil
 }
 
@@ -224,6 +229,15 @@ func (r *uring) close() {
 
 // capacity is the most sends one sendAll submits.
 func (r *uring) capacity() int { return len(r.sqes) }
+
+// readyList is the ring's empty list of up to capacity connections
+// (Server.writer's, for one submission); nil without a ring.
+func (r *uring) readyList() []*Conn {
+	if r == nil {
+		return nil
+	}
+	return r.ready[:0]
+}
 
 // push queues one SQE (published by submit).
 func (r *uring) push(e uringSQE) {

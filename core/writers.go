@@ -33,14 +33,14 @@ func (s *Server) schedule(c *Conn) {
 	}
 	s.wq.mu.Unlock()
 	if spawn {
-		go s.writer()
+		go s.wq.run()
 	}
 }
 
 func (s *Server) writer() {
 	r := takeRing() // nil where sends are not batched
 	defer putRing(r)
-	var many []*Conn
+	many := r.readyList() // within its capacity: no allocation per burst
 	for n := 1; ; n++ {
 		if n%yieldEvery == 0 {
 			// A writer busy for long is in a system call most of the
