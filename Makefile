@@ -3,7 +3,7 @@
 GO_MODULES := core core/internal/thirdparty core/wseventstest adapters/nethttp adapters/gin adapters/echo adapters/iris brokers/nats brokers/redis examples conformance soak
 GOFLAGS_TEST ?= -race -count=1
 
-.PHONY: test test-go test-js test-integration lint bench js soak
+.PHONY: test test-go test-js test-integration lint bench bench-full bench-core js soak
 
 ## test: everything CI runs: vet, gofmt, Go tests with -race in every module, the JS
 ## client, and the JS client against the Go server and in Chromium
@@ -19,6 +19,8 @@ test-go: jsclient/node_modules/.package-lock.json
 	cd core && WSEVENTS_EPOLL=0 WSEVENTS_URING=0 go test $(GOFLAGS_TEST) .
 	@echo "== go test core, allocation budgets (without -race, which changes allocation counts)"
 	cd core && go test -count=1 -run 'TestHotPathAllocations' .
+	@echo "== bench: each library's allocation benchmark once (the peers' servers and the load generator's client, in one process)"
+	cd bench && GOWORK=off go test -count=1 -run '^$$' -bench . -benchtime 1x ./cmd/benchserver
 
 lint:
 	@set -e; bad=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -43,8 +45,18 @@ jsclient/node_modules/.package-lock.json: jsclient/package-lock.json
 js: jsclient/node_modules/.package-lock.json
 	cd jsclient && npm run build
 
-## bench: allocation and fan-out benchmarks of the core
+## bench: the peer benchmarks, short preset (about 15 minutes): wsevents side by
+## side with gws, gorilla, coder, gobwas, melody and neffos; writes bench/results/
 bench:
+	$(MAKE) -C bench short
+
+## bench-full: every size and connection count, 5 repetitions, idle memory and
+## allocations (about 70 minutes)
+bench-full:
+	$(MAKE) -C bench full
+
+## bench-core: the core's own allocation and fan-out benchmarks (benchstat input)
+bench-core:
 	cd core && go test -run '^$$' -bench . -benchmem -count 5 .
 
 ## soak: the long soak test: SOAK_CONNS connections (default 10,000) from several

@@ -4,9 +4,11 @@
 // results/results.md (with ratios of wsevents against each peer),
 // results/results.json (every run) and results/chart.png/.svg.
 //
-//	go run ./cmd/benchrun -preset short      # about 10 minutes
-//	go run ./cmd/benchrun -preset full       # all sizes and connection counts, idle memory
+//	go run ./cmd/benchrun -preset short      # about 15 minutes
+//	go run ./cmd/benchrun -preset full       # all sizes and connection counts, idle memory, allocations
 //	go run ./cmd/benchrun -preset idle       # idle memory only
+//	go run ./cmd/benchrun -preset allocs     # allocations per message only (allocs.go)
+//	go run ./cmd/benchrun -render            # results.md and the chart again from results.json
 //	go run ./cmd/benchrun -preset short -cases rooms -libs wsevents,gws -out /tmp/b   # iterate on some cases
 //
 // The cases are loadgen's scenarios: echo, broadcast (1,000 and 10,000
@@ -20,6 +22,8 @@
 // Go heap and stacks and goroutines per connection after a forced GC, the
 // kernel's memory apart. A preset keeps from the previous results.json the
 // part it does not run; -preset idle -libs L replaces the idle runs of L only.
+// The allocation benchmarks (allocs.go) run with -preset short, full and
+// allocs, unless -cases or -libs narrows the run.
 //
 // Repetitions are interleaved (rep 1 of every case and library, then rep 2,
 // ...) so that load from other processes spreads over all libraries. With
@@ -164,6 +168,7 @@ func formatOf(lib, caseFormat string) string {
 type preset struct {
 	cases            []Case
 	idle             *IdleConfig // nil: not run
+	allocs           int         // counts of the allocation benchmarks; 0: not run
 	reps             int
 	warmup, duration time.Duration
 }
@@ -210,6 +215,7 @@ func presets(name string) (preset, error) {
 			cases: []Case{echo(64, 1), longer(echo(64, 100)), echo(64, 1000), echo(1024, 100), longer(echoEv(64, 100)), bcast, bcastEv, bcast1, bcast10k,
 				few(bcast10k1, 3), few(rooms, 1), few(roomsEv, 1), few(latency, 2)},
 			reps:     3,
+			allocs:   3,
 			warmup:   500 * time.Millisecond,
 			duration: time.Second,
 		}, nil
@@ -228,11 +234,13 @@ func presets(name string) (preset, error) {
 		bcastEv1 := bcastEv
 		bcastEv1.Inflight = 1
 		cs = append(cs, bcast, bcastEv, bcast1, bcastEv1, bcast10k, bcast10k1, rooms, roomsEv, latency)
-		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second, idle: defaultIdle()}, nil
+		return preset{cases: cs, reps: 5, warmup: time.Second, duration: 3 * time.Second, idle: defaultIdle(), allocs: 5}, nil
 	case "idle":
 		return preset{idle: defaultIdle()}, nil
+	case "allocs":
+		return preset{allocs: 5}, nil
 	}
-	return preset{}, fmt.Errorf("unknown preset %q (short, full, idle)", name)
+	return preset{}, fmt.Errorf("unknown preset %q (short, full, idle, allocs)", name)
 }
 
 // repsOf is the number of repetitions of c in a preset of reps.
@@ -286,7 +294,7 @@ type runner struct {
 }
 
 func main() {
-	presetName := flag.String("preset", "short", "short, full or idle (idle memory only; the other results are kept)")
+	presetName := flag.String("preset", "short", "short, full, idle (idle memory only; the other results are kept) or allocs (the allocation benchmarks only; the same)")
 	reps := flag.Int("reps", 0, "repetitions (0: the preset's)")
 	out := flag.String("out", "results", "output `directory`")
 	only := flag.String("libs", "", "comma-separated libraries to run (default all)")
@@ -295,6 +303,7 @@ func main() {
 	profile := flag.Bool("profile", true, "profile the wsevents server in the cases it loses")
 	port := flag.Int("port", 19200, "first port of the servers")
 	verbose := flag.Bool("v", false, "print every run")
+	render := flag.Bool("render", false, "run nothing: write results.md and the chart again from the output directory's results.json")
 	flag.Parse()
 	log.SetFlags(0)
 
@@ -302,10 +311,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *render {
+		p = preset{}
+		*bindir = "-"
+	}
 	if *reps > 0 {
 		p.reps = *reps
 		if p.idle != nil {
 			p.idle.Reps = *reps
+		}
+		if p.allocs > 0 {
+			p.allocs = *reps
 		}
 	}
 	if *onlyCases != "" {
@@ -317,6 +333,7 @@ func main() {
 			log.Fatalf("benchrun: -cases %q matches no case of preset %s", *onlyCases, *presetName)
 		}
 		p.idle = nil // idle memory is -preset idle
+		p.allocs = 0 // and allocations -preset allocs
 	}
 	if *only != "" {
 		keep := strings.Split(*only, ",")
@@ -439,12 +456,21 @@ func main() {
 	} else if prev != nil {
 		res.Idle = prev.Idle
 	}
+	if p.allocs > 0 && *only == "" {
+		a, err := r.allocRuns(ctx, p.allocs, *out)
+		if err != nil {
+			log.Fatal(err)
+		}
+		res.Allocs = a
+	} else if prev != nil {
+		res.Allocs = prev.Allocs
+	}
 
 	if err := writeResults(filepath.Join(*out, "results.json"), res); err != nil {
 		log.Fatal(err)
 	}
 	sum := summarize(cases, res.Runs)
-	md := renderMarkdown(res.Env, cases, sum, profiles, res.Idle)
+	md := renderMarkdown(res.Env, cases, sum, profiles, res.Idle, res.Allocs)
 	if err := os.WriteFile(filepath.Join(*out, "results.md"), []byte(md), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -517,6 +543,7 @@ type resultsFile struct {
 	Runs     []Run         `json:"runs"`
 	Profiles []profileNote `json:"profiles,omitempty"`
 	Idle     *IdleResults  `json:"idle,omitempty"`
+	Allocs   *AllocResults `json:"allocs,omitempty"`
 }
 
 func readResults(path string) (*resultsFile, error) {

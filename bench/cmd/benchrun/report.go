@@ -57,7 +57,7 @@ type profileNote struct {
 	Err    string
 }
 
-func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, profiles []profileNote, idle *IdleResults) string {
+func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, profiles []profileNote, idle *IdleResults, allocs *AllocResults) string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# wsevents against its peers\n\n")
@@ -72,7 +72,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 
 	w("## Goals of issue 6\n\n")
 	w("| goal | measured | met |\n| --- | --- | --- |\n")
-	for _, g := range goals(cases, sum, idle) {
+	for _, g := range goals(cases, sum, idle, allocs) {
 		w("| %s | %s | %s |\n", g.goal, g.measured, g.met)
 	}
 	limited, echoes := 0, 0
@@ -152,12 +152,18 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 		w(".\n\n```\n%s```\n\n", p.Top)
 	}
 
+	if allocs != nil {
+		renderAllocs(w, allocs)
+	}
+
 	w("## Not measured by this suite (yet)\n\n")
 	if idle == nil {
 		w("Idle memory at 15,000 connections (`make idle`); ")
 	}
-	w("socket.io (Node). " +
-		"Allocations per emit and broadcast are the core's `make bench` (`core/bench_test.go`).\n")
+	if allocs == nil {
+		w("allocations per message (`-preset allocs`); ")
+	}
+	w("socket.io (Node). Allocations of each kind of emit on its own (EmitRaw, Emit of a value, broadcast from the server) are the core's `make bench-core` (`core/bench_test.go`).\n")
 	return b.String()
 }
 
@@ -249,7 +255,7 @@ func yesNo(ok bool) string {
 	return "**no**"
 }
 
-func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) []goalRow {
+func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults, allocs *AllocResults) []goalRow {
 	var rows []goalRow
 	if c, ok := findCase(cases, "echo", "native", 64, 100); ok {
 		m := sum[c.ID()]
@@ -340,6 +346,9 @@ func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults) []g
 	}
 	rows = append(rows, goalRow{"zero loss (wsevents); peers that lose are reported", meas, yesNo(!wsLoss)})
 	rows = append(rows, idleGoal(idle))
+	if allocs != nil {
+		rows = append(rows, allocGoal(allocs))
+	}
 	return rows
 }
 

@@ -169,32 +169,36 @@ func ParseSeq(payload []byte, prefixLen int) (uint64, bool) {
 
 // EncodeClient returns a masked frame with FIN set.
 func EncodeClient(op byte, payload []byte, mask [4]byte) []byte {
-	var hdr []byte
+	return appendClient(nil, op, payload, mask)
+}
+
+// appendClient appends a masked frame with FIN set to dst.
+func appendClient(dst []byte, op byte, payload []byte, mask [4]byte) []byte {
 	switch n := len(payload); {
 	case n < 126:
-		hdr = []byte{0x80 | op, 0x80 | byte(n)}
+		dst = append(dst, 0x80|op, 0x80|byte(n))
 	case n <= 0xFFFF:
-		hdr = []byte{0x80 | op, 0x80 | 126, byte(n >> 8), byte(n)}
+		dst = append(dst, 0x80|op, 0x80|126, byte(n>>8), byte(n))
 	default:
-		hdr = make([]byte, 10)
-		hdr[0], hdr[1] = 0x80|op, 0x80|127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		dst = append(dst, 0x80|op, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	out := append(hdr, mask[:]...)
+	dst = append(dst, mask[:]...)
 	for i, b := range payload {
-		out = append(out, b^mask[i&3])
+		dst = append(dst, b^mask[i&3])
 	}
-	return out
+	return dst
 }
 
 // Conn is one client connection.
 type Conn struct {
-	NC  net.Conn
-	BR  *bufio.Reader
-	wmu sync.Mutex
-	msg []byte // reassembly buffer, reused
-	hdr [14]byte
-	key [4]byte
+	NC   net.Conn
+	BR   *bufio.Reader
+	wmu  sync.Mutex
+	msg  []byte // reassembly buffer, reused
+	pong []byte // the last pong sent, its buffer reused
+	hdr  [14]byte
+	key  [4]byte
 }
 
 // Dial connects, performs the handshake (and neffos's ack and namespace
@@ -334,8 +338,8 @@ func (c *Conn) ReadMessage() (op byte, payload []byte, err error) {
 		}
 		switch fop {
 		case OpPing:
-			pong := EncodeClient(OpPong, p, c.key)
-			if err := c.Write(pong); err != nil {
+			c.pong = appendClient(c.pong[:0], OpPong, p, c.key)
+			if err := c.Write(c.pong); err != nil {
 				return 0, nil, err
 			}
 			continue

@@ -1,0 +1,279 @@
+package main
+
+// Allocations per message, side by side: each library's server exactly as
+// the benchserver runs it (the same handlers, in this process), driven by
+// the load generator's client code (internal/wire), whose pre-encoded
+// frames and reused read buffers allocate nothing once connected. So
+// -benchmem's allocs/op and B/op are the server's: its read of a message
+// and its writes of the reply or of the broadcast, and whatever its
+// goroutines and channels cost on the way.
+//
+//	go test -run '^$' -bench . -benchmem -count 5 ./cmd/benchserver > allocs.txt
+//	go tool benchstat -col /lib allocs.txt
+//
+// benchrun runs them (-preset full, short or allocs) and puts the table in
+// results/results.md.
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wsevents/wsevents/bench/internal/wire"
+)
+
+// The libraries of each benchmark: as in benchrun's cases (neffos has no
+// native broadcast; its native mode has no rooms or namespaces).
+var (
+	allocEchoLibs   = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos"}
+	allocEventLibs  = []string{"wsevents", "neffos"}
+	allocBcastLibs  = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody"}
+	allocBcastConns = []int{100, 1000}
+)
+
+// allocSize is the application payload of every message (as the 64 B
+// cases of the suite).
+const allocSize = 64
+
+var (
+	allocSrvMu sync.Mutex
+	allocSrv   = map[string]*httptest.Server{}
+)
+
+// serverOf is lib's server, started at its first use and kept for the
+// process: a benchmark function runs several times (b.N grows), and some
+// libraries' servers cannot be stopped (the benchserver never stops them
+// either). Connections are per run.
+func serverOf(b *testing.B, lib string) string {
+	allocSrvMu.Lock()
+	defer allocSrvMu.Unlock()
+	if s, ok := allocSrv[lib]; ok {
+		return s.Listener.Addr().String()
+	}
+	mk, ok := libs[lib]
+	if !ok {
+		b.Fatalf("no library %q", lib)
+	}
+	s := httptest.NewServer(mk(http.NewServeMux()))
+	allocSrv[lib] = s
+	return s.Listener.Addr().String()
+}
+
+// dialAll opens n client connections of format f to lib's server; they are
+// closed when the run ends, and the run waits a little longer so that the
+// server has let them go before the next run connects.
+func dialAll(b *testing.B, lib string, f wire.Format, n int) []*wire.Conn {
+	addr := serverOf(b, lib)
+	conns := make([]*wire.Conn, 0, n)
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		time.Sleep(200 * time.Millisecond)
+	})
+	for i := 0; i < n; i++ {
+		c, err := wire.Dial(addr, f, [4]byte{1, 2, 3, byte(i)}, 10*time.Second)
+		if err != nil {
+			b.Fatalf("%s: connection %d: %v", lib, i, err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+func formatFor(b *testing.B, name, scenario string) wire.Format {
+	f, err := wire.FormatFor(name, scenario)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
+}
+
+// BenchmarkEcho: one message echoed by the server, one connection, one
+// message in flight; per op, the server reads one message and writes one.
+func BenchmarkEcho(b *testing.B) {
+	b.Run("fmt=native", func(b *testing.B) {
+		for _, lib := range allocEchoLibs {
+			b.Run("lib="+lib, func(b *testing.B) { benchEcho(b, lib, formatFor(b, "native", "echo")) })
+		}
+	})
+	b.Run("fmt=events", func(b *testing.B) {
+		for _, lib := range allocEventLibs {
+			b.Run("lib="+lib, func(b *testing.B) { benchEcho(b, lib, formatFor(b, formatName(lib), "echo")) })
+		}
+	})
+}
+
+// formatName is the event format of an event library.
+func formatName(lib string) string {
+	if strings.HasPrefix(lib, "neffos") {
+		return "neffos"
+	}
+	return "wsevents"
+}
+
+func benchEcho(b *testing.B, lib string, f wire.Format) {
+	c := dialAll(b, lib, f, 1)[0]
+	t := wire.NewTemplate(f, allocSize, [4]byte{1, 2, 3, 0})
+	seq := uint64(0)
+	round := func() {
+		seq++
+		t.SetSeq(seq)
+		if err := c.Write(t.Frame); err != nil {
+			b.Fatalf("%s: write: %v", lib, err)
+		}
+		_, p, err := c.ReadMessage()
+		if err != nil {
+			b.Fatalf("%s: read: %v", lib, err)
+		}
+		if !bytes.Equal(p, t.Expected) {
+			b.Fatalf("%s: echo %.40q, want %.40q", lib, p, t.Expected)
+		}
+	}
+	// Warm-up: the server's buffers and pools reach their working size.
+	for range 200 {
+		round()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		round()
+	}
+}
+
+// BenchmarkBroadcast: one message broadcast by the server to every
+// connection of /bcast (the sender included), one broadcast at a time; per
+// op, the server reads one message and writes it to conns connections.
+// The allocs-per-delivery metric is allocs/op divided by conns.
+func BenchmarkBroadcast(b *testing.B) {
+	for _, n := range allocBcastConns {
+		b.Run("conns="+wire.Itoa(n), func(b *testing.B) {
+			for _, lib := range allocBcastLibs {
+				b.Run("lib="+lib, func(b *testing.B) { benchBroadcast(b, lib, n) })
+			}
+		})
+	}
+}
+
+func benchBroadcast(b *testing.B, lib string, n int) {
+	f := formatFor(b, "native", "broadcast")
+	conns := dialAll(b, lib, f, n)
+	t := wire.NewTemplate(f, allocSize, [4]byte{9, 8, 7, 6})
+	var (
+		delivered atomic.Int64
+		want      atomic.Int64 // deliveries once the current broadcast is complete
+		done      = make(chan struct{}, 1)
+		failed    = make(chan string, len(conns)+1)
+		stop      atomic.Bool
+		wg        sync.WaitGroup
+	)
+	for i, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, p, err := c.ReadMessage()
+				if err != nil {
+					if !stop.Load() {
+						failed <- lib + ": receiver " + wire.Itoa(i) + ": " + err.Error()
+					}
+					return
+				}
+				if len(p) != len(t.Expected) {
+					failed <- lib + ": receiver " + wire.Itoa(i) + ": unexpected message"
+					return
+				}
+				if delivered.Add(1) == want.Load() {
+					done <- struct{}{}
+				}
+			}
+		}()
+	}
+	b.Cleanup(func() {
+		stop.Store(true)
+		for _, c := range conns {
+			c.Close()
+		}
+		wg.Wait()
+	})
+	// A broadcast that does not complete within stall fails the run: a
+	// watchdog, so that the measured loop waits on channels alone.
+	progress := make(chan struct{}, 1)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		const stall = 10 * time.Second
+		tm := time.NewTimer(stall)
+		defer tm.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-progress:
+				tm.Reset(stall)
+			case <-tm.C:
+				failed <- lib + ": a broadcast did not reach every connection within " + stall.String()
+				return
+			}
+		}
+	}()
+	seq := uint64(0)
+	one := func() {
+		seq++
+		t.SetSeq(seq)
+		want.Store(int64(seq) * int64(n))
+		if err := conns[0].Write(t.Frame); err != nil {
+			b.Fatalf("%s: write: %v", lib, err)
+		}
+		select {
+		case <-done:
+		case msg := <-failed:
+			b.Fatal(msg)
+		}
+		select {
+		case progress <- struct{}{}:
+		default:
+		}
+	}
+	// Warm-up: every connection registered (the first broadcasts may miss
+	// connections the server has not filed yet: wait until one reaches
+	// all), then the servers' queues and buffers at their working size.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		seq++
+		t.SetSeq(seq)
+		base := delivered.Load()
+		if err := conns[0].Write(t.Frame); err != nil {
+			b.Fatalf("%s: write: %v", lib, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if delivered.Load()-base == int64(n) {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: a broadcast reaches %d of %d connections", lib, delivered.Load()-base, n)
+		}
+	}
+	delivered.Store(0)
+	seq = 0
+	for range 64 {
+		one()
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		one()
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&after)
+	deliveries := float64(b.N) * float64(n)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/deliveries, "allocs/delivery")
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/deliveries, "B/delivery")
+}
