@@ -73,5 +73,9 @@ func TestHotPathAllocations(t *testing.T) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
+	sends := ringSends()
 	check("broadcast to 100 connections, one burst each", lone)
+	if uringWorks() && ringSends() == sends {
+		t.Error("the lone broadcasts made no send through a ring: the ring's path was not checked")
+	}
 }

@@ -205,7 +205,7 @@ func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr
 func netDialNoRead(url string) (net.Conn, error) {
 	addr := strings.TrimPrefix(url, "ws://")
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setReceiveBuffer(fd, 4096) })
 	}}
 	conn, err := d.Dial("tcp", addr)
 	if err != nil {

@@ -75,3 +75,6 @@ func TestBatchedSends(t *testing.T) {
 	}
 	waitFor(t, "the hung-up client to go", func() bool { return s.Len() == n-1 })
 }
+
+// ringSends is the number of sends made through a ring so far.
+func ringSends() uint64 { return uringSends.Load() }
