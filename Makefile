@@ -15,8 +15,10 @@ test-go: jsclient/node_modules/.package-lock.json
 		echo "== go test $$m"; \
 		(cd $$m && go test $(GOFLAGS_TEST) ./...); \
 	done
-	@echo "== go test core on the portable paths: idle connections keep their goroutine, one write per connection (WSEVENTS_EPOLL=0 WSEVENTS_URING=0)"
-	cd core && WSEVENTS_EPOLL=0 WSEVENTS_URING=0 go test $(GOFLAGS_TEST) .
+	@set -e; for m in $(GO_MODULES); do \
+		echo "== go test $$m on the portable paths: idle connections keep their goroutine, one write per connection (WSEVENTS_EPOLL=0 WSEVENTS_URING=0)"; \
+		(cd $$m && WSEVENTS_EPOLL=0 WSEVENTS_URING=0 go test $(GOFLAGS_TEST) ./...); \
+	done
 	@echo "== go test core, allocation budgets (without -race, which changes allocation counts)"
 	cd core && go test -count=1 -run 'TestHotPathAllocations' .
 	@echo "== bench: each library's allocation benchmark once (the peers' servers and the load generator's client, in one process)"
