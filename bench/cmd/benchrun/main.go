@@ -312,8 +312,14 @@ func main() {
 		log.Fatal(err)
 	}
 	if *render {
+		if *onlyCases != "" || *only != "" {
+			log.Fatal("benchrun: -render runs nothing: it takes no -cases or -libs")
+		}
 		p = preset{}
 		*bindir = "-"
+	}
+	if *only != "" && *presetName == "allocs" {
+		log.Fatal("benchrun: -libs does not narrow the allocation benchmarks (they run every library in one test binary); run -preset allocs without it")
 	}
 	if *reps > 0 {
 		p.reps = *reps
@@ -361,8 +367,12 @@ func main() {
 		*bindir = dir
 	}
 	r := &runner{bindir: *bindir, warmup: p.warmup, duration: p.duration, port: *port, verbose: *verbose}
-	if err := r.checkCores(); err != nil {
-		log.Fatal(err)
+	if len(p.cases) > 0 || p.idle != nil {
+		// Pinned runs need taskset and two cores; the allocation
+		// benchmarks and -render do not.
+		if err := r.checkCores(); err != nil {
+			log.Fatal(err)
+		}
 	}
 
 	total := 0
@@ -402,7 +412,10 @@ func main() {
 
 	// The previous results: the part this preset does not run is kept
 	// (throughput cases for -preset idle, idle memory for -preset short).
-	prev, _ := readResults(filepath.Join(*out, "results.json"))
+	prev, err := readResults(filepath.Join(*out, "results.json"))
+	if err != nil && *render {
+		log.Fatalf("benchrun: -render: %v", err)
+	}
 	res := resultsFile{}
 	cases := p.cases
 	var profiles []profileNote
@@ -456,12 +469,20 @@ func main() {
 	} else if prev != nil {
 		res.Idle = prev.Idle
 	}
+	allocsFailed := false
 	if p.allocs > 0 && *only == "" {
-		a, err := r.allocRuns(ctx, p.allocs, *out)
+		a, err := r.allocRuns(ctx, p.allocs, *out, *presetName)
 		if err != nil {
-			log.Fatal(err)
+			// The runs above are written all the same; the exit status
+			// says that this part failed.
+			log.Printf("benchrun: %v; the previous allocation results, if any, are kept", err)
+			allocsFailed = true
+			if prev != nil {
+				res.Allocs = prev.Allocs
+			}
+		} else {
+			res.Allocs = a
 		}
-		res.Allocs = a
 	} else if prev != nil {
 		res.Allocs = prev.Allocs
 	}
@@ -479,6 +500,9 @@ func main() {
 	}
 	fmt.Print(md)
 	log.Printf("benchrun: wrote %s/results.md, results.json, chart.png, chart.svg (%v)", *out, time.Since(start).Round(time.Second))
+	if allocsFailed {
+		os.Exit(1)
+	}
 }
 
 // idleRuns runs the idle scenario: repetitions interleaved across the

@@ -1,18 +1,19 @@
 package main
 
-// Allocations per message, side by side: each library's server exactly as
-// the benchserver runs it (the same handlers, in this process), driven by
+// Allocations per message, side by side: each library's server as the
+// benchserver builds it (the same handlers, in this process), driven by
 // the load generator's client code (internal/wire), whose pre-encoded
 // frames and reused read buffers allocate nothing once connected. So
 // -benchmem's allocs/op and B/op are the server's: its read of a message
 // and its writes of the reply or of the broadcast, and whatever its
 // goroutines and channels cost on the way.
 //
-//	go test -run '^$' -bench . -benchmem -count 5 ./cmd/benchserver > allocs.txt
-//	go tool benchstat -col /lib allocs.txt
+//	cd bench
+//	GOMAXPROCS=1 GOWORK=off go test -run '^$' -bench . -benchmem -count 5 ./cmd/benchserver > /tmp/allocs.txt
+//	GOWORK=off go tool benchstat -col /lib /tmp/allocs.txt
 //
-// benchrun runs them (-preset full, short or allocs) and puts the table in
-// results/results.md.
+// benchrun runs them so (-preset full, short or allocs; GOMAXPROCS=1 as
+// the suite's servers) and puts the table in results/results.md.
 
 import (
 	"bytes"
@@ -166,17 +167,19 @@ func benchBroadcast(b *testing.B, lib string, n int) {
 	conns := dialAll(b, lib, f, n)
 	t := wire.NewTemplate(f, allocSize, [4]byte{9, 8, 7, 6})
 	var (
-		delivered atomic.Int64
-		want      atomic.Int64 // deliveries once the current broadcast is complete
-		done      = make(chan struct{}, 1)
-		failed    = make(chan string, len(conns)+1)
-		stop      atomic.Bool
-		wg        sync.WaitGroup
+		cur    atomic.Uint64 // the broadcast under way
+		got    atomic.Int64  // its deliveries so far
+		strict atomic.Bool   // every delivery must be of cur (after the warm-up)
+		done   = make(chan struct{}, 1)
+		failed = make(chan string, len(conns)+1)
+		stop   atomic.Bool
+		wg     sync.WaitGroup
 	)
 	for i, c := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var last uint64
 			for {
 				_, p, err := c.ReadMessage()
 				if err != nil {
@@ -185,12 +188,20 @@ func benchBroadcast(b *testing.B, lib string, n int) {
 					}
 					return
 				}
-				if len(p) != len(t.Expected) {
-					failed <- lib + ": receiver " + wire.Itoa(i) + ": unexpected message"
+				seq, ok := wire.ParseSeq(p, 0)
+				if !ok || len(p) != len(t.Expected) || seq <= last {
+					failed <- lib + ": receiver " + wire.Itoa(i) + ": a message duplicated, out of order or not sent"
 					return
 				}
-				if delivered.Add(1) == want.Load() {
-					done <- struct{}{}
+				last = seq
+				switch {
+				case seq == cur.Load():
+					if got.Add(1) == int64(n) {
+						done <- struct{}{}
+					}
+				case strict.Load():
+					failed <- lib + ": receiver " + wire.Itoa(i) + ": a message of an earlier broadcast"
+					return
 				}
 			}
 		}()
@@ -202,6 +213,39 @@ func benchBroadcast(b *testing.B, lib string, n int) {
 		}
 		wg.Wait()
 	})
+	send := func() {
+		seq := cur.Load() + 1
+		t.SetSeq(seq)
+		got.Store(0)
+		cur.Store(seq)
+		if err := conns[0].Write(t.Frame); err != nil {
+			b.Fatalf("%s: write: %v", lib, err)
+		}
+	}
+	// Warm-up: every connection registered. A broadcast may miss the
+	// connections the server has not filed yet: send until one reaches
+	// all. Each connection's messages arrive in order, so once one
+	// broadcast has reached every connection, none of an earlier one is
+	// still to come.
+	registered := false
+	for deadline := time.Now().Add(10 * time.Second); !registered; {
+		select {
+		case <-done: // a late completion of an earlier try
+		default:
+		}
+		send()
+		select {
+		case <-done:
+			registered = true
+		case msg := <-failed:
+			b.Fatal(msg)
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().After(deadline) {
+				b.Fatalf("%s: a broadcast reaches %d of %d connections", lib, got.Load(), n)
+			}
+		}
+	}
+	strict.Store(true)
 	// A broadcast that does not complete within stall fails the run: a
 	// watchdog, so that the measured loop waits on channels alone.
 	progress := make(chan struct{}, 1)
@@ -223,14 +267,8 @@ func benchBroadcast(b *testing.B, lib string, n int) {
 			}
 		}
 	}()
-	seq := uint64(0)
 	one := func() {
-		seq++
-		t.SetSeq(seq)
-		want.Store(int64(seq) * int64(n))
-		if err := conns[0].Write(t.Frame); err != nil {
-			b.Fatalf("%s: write: %v", lib, err)
-		}
+		send()
 		select {
 		case <-done:
 		case msg := <-failed:
@@ -241,26 +279,7 @@ func benchBroadcast(b *testing.B, lib string, n int) {
 		default:
 		}
 	}
-	// Warm-up: every connection registered (the first broadcasts may miss
-	// connections the server has not filed yet: wait until one reaches
-	// all), then the servers' queues and buffers at their working size.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		seq++
-		t.SetSeq(seq)
-		base := delivered.Load()
-		if err := conns[0].Write(t.Frame); err != nil {
-			b.Fatalf("%s: write: %v", lib, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-		if delivered.Load()-base == int64(n) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: a broadcast reaches %d of %d connections", lib, delivered.Load()-base, n)
-		}
-	}
-	delivered.Store(0)
-	seq = 0
+	// The servers' queues and buffers at their working size.
 	for range 64 {
 		one()
 	}
