@@ -23,17 +23,17 @@ import (
 	"golang.org/x/perf/benchfmt"
 )
 
-// AllocResults are the allocation benchmarks of one run of benchrun.
+// AllocResults are the allocation benchmarks of one run of benchrun
+// (Env.Reps: the counts). Raw is written out as allocs.txt with the report.
 type AllocResults struct {
-	Env   Env    `json:"env"`
-	Count int    `json:"count"`
-	Raw   string `json:"raw"` // go test -bench output, benchstat's format
+	Env Env    `json:"env"`
+	Raw string `json:"raw"` // go test -bench output, benchstat's format
 }
 
 // allocRuns builds the benchserver's test binary and runs each of its
 // benchmarks count times in a row, a second each, with GOMAXPROCS=1 as the
 // suite's servers have.
-func (r *runner) allocRuns(ctx context.Context, count int, out, presetName string) (*AllocResults, error) {
+func (r *runner) allocRuns(ctx context.Context, count int, presetName string) (*AllocResults, error) {
 	dir, err := os.MkdirTemp("", "benchrun-allocs")
 	if err != nil {
 		return nil, err
@@ -57,13 +57,10 @@ func (r *runner) allocRuns(ctx context.Context, count int, out, presetName strin
 		os.Stderr.Write(raw.Bytes())
 		return nil, fmt.Errorf("allocation benchmarks: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(out, "allocs.txt"), raw.Bytes(), 0o644); err != nil {
-		return nil, err
-	}
 	env := environment()
 	env.Preset, env.Reps = presetName, count
 	env.Elapsed = time.Since(start).Round(time.Second).String()
-	return &AllocResults{Env: env, Count: count, Raw: raw.String()}, nil
+	return &AllocResults{Env: env, Raw: raw.String()}, nil
 }
 
 // allocRow is one benchmark's medians per library.
@@ -74,12 +71,24 @@ type allocRow struct {
 
 type allocStat struct {
 	allocs, bytes, perDelivery float64 // medians; perDelivery < 0: not reported
-	n                          int
 }
 
-// allocTable parses the raw output into rows (in the order they ran) and
-// the libraries (in the order they first appear).
-func allocTable(raw string) ([]allocRow, []string, error) {
+// allocsTable is the report's view of AllocResults: rows in the order the
+// benchmarks ran, libraries in the order they first appear.
+type allocsTable struct {
+	a    *AllocResults
+	rows []allocRow
+	libs []string
+	err  error // the raw output could not be read
+}
+
+// table parses a's raw output (once per report).
+func (a *AllocResults) table() *allocsTable {
+	rows, libs, err := parseAllocs(a.Raw)
+	return &allocsTable{a: a, rows: rows, libs: libs, err: err}
+}
+
+func parseAllocs(raw string) ([]allocRow, []string, error) {
 	type key struct{ bench, lib string }
 	vals := map[key]map[string][]float64{}
 	var order []string
@@ -130,7 +139,7 @@ func allocTable(raw string) ([]allocRow, []string, error) {
 			if v == nil {
 				continue
 			}
-			st := allocStat{allocs: median(v["allocs/op"]), bytes: median(v["B/op"]), perDelivery: -1, n: len(v["allocs/op"])}
+			st := allocStat{allocs: median(v["allocs/op"]), bytes: median(v["B/op"]), perDelivery: -1}
 			if d := v["allocs/delivery"]; len(d) > 0 {
 				st.perDelivery = median(d)
 			}
@@ -155,11 +164,11 @@ func allocTitle(bench string) string {
 }
 
 // renderAllocs writes the allocation section of the report.
-func renderAllocs(w func(string, ...any), a *AllocResults) {
+func renderAllocs(w func(string, ...any), t *allocsTable) {
 	w("## Allocations per message\n\n")
-	rows, libs, err := allocTable(a.Raw)
-	if err != nil {
-		w("The allocation benchmarks' output could not be read: %v.\n\n", err)
+	a, rows, libs := t.a, t.rows, t.libs
+	if t.err != nil {
+		w("The allocation benchmarks' output could not be read: %v.\n\n", t.err)
 		return
 	}
 	if len(rows) == 0 {
@@ -172,7 +181,7 @@ func renderAllocs(w func(string, ...any), a *AllocResults) {
 		"Medians of allocs/op and B/op; for a broadcast also allocations per delivery (allocs/op ÷ receivers). "+
 		"One broadcast at a time, the sender among the receivers. The raw output is `allocs.txt` (`GOWORK=off go tool benchstat -col /lib results/allocs.txt` in `bench/`); "+
 		"its times per op are not this suite's speed figures (client and server share both cores there, unpinned).\n\n",
-		a.Env.Date, a.Count, a.Env.Elapsed)
+		a.Env.Date, a.Env.Reps, a.Env.Elapsed)
 	w("| | %s |\n|---|%s\n", strings.Join(libs, " | "), strings.Repeat("---|", len(libs)))
 	for _, r := range rows {
 		w("| %s |", allocTitle(r.bench))
@@ -216,16 +225,15 @@ func fmtNum(x float64) string {
 // per recipient when wsevents' allocations per broadcast (allocs per
 // delivery × receivers, a fraction from the runtime's counters) grow by
 // less than half an allocation from the fewest receivers to the most.
-func allocGoal(a *AllocResults) goalRow {
+func allocGoal(t *allocsTable) goalRow {
 	g := goalRow{goal: "allocations: 0 per recipient of a broadcast (wsevents, allocation benchmarks)", measured: "no broadcast benchmark of wsevents", met: "**no**"}
-	rows, _, err := allocTable(a.Raw)
-	if err != nil {
+	if t.err != nil {
 		return g
 	}
 	var parts []string
 	var per []float64 // allocations per broadcast, by receivers
 	echo := ""
-	for _, r := range rows {
+	for _, r := range t.rows {
 		st, ok := r.libs["wsevents"]
 		if !ok {
 			continue

@@ -51,6 +51,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wsevents/wsevents/bench/internal/peers"
 )
 
 // Case is one measured configuration; Libs are the libraries run in it.
@@ -138,32 +140,15 @@ func (c Case) Short() string {
 	return fmt.Sprintf("%s/%dc%s", size, c.Conns, mode)
 }
 
-var (
-	nativeLibs     = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos"}
-	nativeBcast    = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody"}
-	eventEchoLibs  = []string{"wsevents", "neffos"}
-	eventBcastLibs = []string{"wsevents", "neffos", "neffos-sync"}
-	// adapterLibs are wsevents on Gin, Echo and Iris: variants of wsevents
-	// (the same servers behind another router), not peers. They run in the
-	// echo cases of 100 connections and in idle memory, and are reported
-	// against wsevents over net/http.
-	// wsevents-serve is wsevents on its raw-listener path (Server.Serve).
-	adapterLibs = []string{"wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents-serve"}
-)
+// adapterLibs are wsevents on Gin, Echo and Iris: variants of wsevents
+// (the same servers behind another router), not peers. They run in the
+// echo cases of 100 connections and in idle memory, and are reported
+// against wsevents over net/http. wsevents-serve is wsevents on its
+// raw-listener path (Server.Serve). The peers are in internal/peers.
+var adapterLibs = []string{"wsevents-gin", "wsevents-echo", "wsevents-iris", "wsevents-serve"}
 
 // isAdapter reports whether lib is wsevents over a framework adapter.
 func isAdapter(lib string) bool { return slices.Contains(adapterLibs, lib) }
-
-// formatOf is the loadgen format of lib in a case of the given mode.
-func formatOf(lib, caseFormat string) string {
-	if caseFormat == "native" {
-		return "native"
-	}
-	if strings.HasPrefix(lib, "neffos") {
-		return "neffos"
-	}
-	return "wsevents"
-}
 
 type preset struct {
 	cases            []Case
@@ -183,13 +168,13 @@ func presets(name string) (preset, error) {
 		return c
 	}
 	echo := func(size, conns int) Case {
-		return withAdapters(Case{Scenario: "echo", Format: "native", Conns: conns, Size: size, Libs: nativeLibs})
+		return withAdapters(Case{Scenario: "echo", Format: "native", Conns: conns, Size: size, Libs: peers.Native})
 	}
 	echoEv := func(size, conns int) Case {
-		return withAdapters(Case{Scenario: "echo", Format: "events", Conns: conns, Size: size, Libs: eventEchoLibs})
+		return withAdapters(Case{Scenario: "echo", Format: "events", Conns: conns, Size: size, Libs: peers.EventEcho})
 	}
-	bcast := Case{Scenario: "broadcast", Format: "native", Conns: 1000, Size: 64, Inflight: 16, Libs: nativeBcast}
-	bcastEv := Case{Scenario: "broadcast", Format: "events", Conns: 1000, Size: 64, Inflight: 16, Libs: eventBcastLibs}
+	bcast := Case{Scenario: "broadcast", Format: "native", Conns: 1000, Size: 64, Inflight: 16, Libs: peers.NativeBroadcast}
+	bcastEv := Case{Scenario: "broadcast", Format: "events", Conns: 1000, Size: 64, Inflight: 16, Libs: peers.EventBroadcast}
 	// One broadcast at a time: no coalescing of frames per connection.
 	bcast1 := bcast
 	bcast1.Inflight = 1
@@ -201,12 +186,12 @@ func presets(name string) (preset, error) {
 	bcast10k1.Inflight = 1
 	// 100 rooms × 100 members (10,000 connections), one message in flight
 	// per room (100 in all), each sent by the room's members in turn.
-	rooms := Case{Scenario: "rooms", Format: "native", Conns: 10000, Size: 64, Inflight: 1, Rooms: 100, Libs: nativeBcast}
+	rooms := Case{Scenario: "rooms", Format: "native", Conns: 10000, Size: 64, Inflight: 1, Rooms: 100, Libs: peers.NativeBroadcast}
 	roomsEv := rooms
-	roomsEv.Format, roomsEv.Libs = "events", eventBcastLibs
+	roomsEv.Format, roomsEv.Libs = "events", peers.EventBroadcast
 	// Echo at a fixed offered rate, far below every library's saturation
 	// (40,000 msg/s and more at 100 connections here).
-	latency := Case{Scenario: "latency", Format: "native", Conns: 100, Size: 64, Rate: 10000, Libs: nativeLibs}
+	latency := Case{Scenario: "latency", Format: "native", Conns: 100, Size: 64, Rate: 10000, Libs: peers.Native}
 	switch name {
 	case "short":
 		few := func(c Case, reps int) Case { c.Reps = reps; return c }
@@ -316,7 +301,6 @@ func main() {
 			log.Fatal("benchrun: -render runs nothing: it takes no -cases or -libs")
 		}
 		p = preset{}
-		*bindir = "-"
 	}
 	if *only != "" && *presetName == "allocs" {
 		log.Fatal("benchrun: -libs does not narrow the allocation benchmarks (they run every library in one test binary); run -preset allocs without it")
@@ -355,7 +339,10 @@ func main() {
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		log.Fatal(err)
 	}
-	if *bindir == "" {
+	// Pinned runs need benchserver and loadgen, taskset and two cores; the
+	// allocation benchmarks (a test binary of their own) and -render do not.
+	pinned := len(p.cases) > 0 || p.idle != nil
+	if *bindir == "" && pinned {
 		dir, err := os.MkdirTemp("", "benchrun")
 		if err != nil {
 			log.Fatal(err)
@@ -367,9 +354,7 @@ func main() {
 		*bindir = dir
 	}
 	r := &runner{bindir: *bindir, warmup: p.warmup, duration: p.duration, port: *port, verbose: *verbose}
-	if len(p.cases) > 0 || p.idle != nil {
-		// Pinned runs need taskset and two cores; the allocation
-		// benchmarks and -render do not.
+	if pinned {
 		if err := r.checkCores(); err != nil {
 			log.Fatal(err)
 		}
@@ -471,7 +456,7 @@ func main() {
 	}
 	allocsFailed := false
 	if p.allocs > 0 && *only == "" {
-		a, err := r.allocRuns(ctx, p.allocs, *out, *presetName)
+		a, err := r.allocRuns(ctx, p.allocs, *presetName)
 		if err != nil {
 			// The runs above are written all the same; the exit status
 			// says that this part failed.
@@ -489,6 +474,11 @@ func main() {
 
 	if err := writeResults(filepath.Join(*out, "results.json"), res); err != nil {
 		log.Fatal(err)
+	}
+	if res.Allocs != nil {
+		if err := os.WriteFile(filepath.Join(*out, "allocs.txt"), []byte(res.Allocs.Raw), 0o644); err != nil {
+			log.Fatal(err)
+		}
 	}
 	sum := summarize(cases, res.Runs)
 	md := renderMarkdown(res.Env, cases, sum, profiles, res.Idle, res.Allocs)
@@ -656,7 +646,7 @@ func (r *runner) run(ctx context.Context, c Case, lib, cpuprofile string) (Run, 
 	defer cancel()
 	lg := exec.CommandContext(lctx, "taskset", "-c", "1", filepath.Join(r.bindir, "loadgen"),
 		"-addr", addr, "-pid", fmt.Sprint(srv.pid), "-label", lib,
-		"-scenario", c.Scenario, "-format", formatOf(lib, c.Format),
+		"-scenario", c.Scenario, "-format", peers.Format(lib, c.Format),
 		"-conns", fmt.Sprint(c.Conns), "-size", fmt.Sprint(c.Size), "-inflight", fmt.Sprint(max(c.Inflight, 1)),
 		"-rooms", fmt.Sprint(max(c.Rooms, 1)), "-rate", fmt.Sprint(c.Rate),
 		"-warmup", r.warmup.String(), "-duration", dur.String())

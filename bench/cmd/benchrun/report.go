@@ -58,6 +58,10 @@ type profileNote struct {
 }
 
 func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, profiles []profileNote, idle *IdleResults, allocs *AllocResults) string {
+	var at *allocsTable
+	if allocs != nil {
+		at = allocs.table()
+	}
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# wsevents against its peers\n\n")
@@ -72,7 +76,7 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 
 	w("## Goals of issue 6\n\n")
 	w("| goal | measured | met |\n| --- | --- | --- |\n")
-	for _, g := range goals(cases, sum, idle, allocs) {
+	for _, g := range goals(cases, sum, idle, at) {
 		w("| %s | %s | %s |\n", g.goal, g.measured, g.met)
 	}
 	limited, echoes := 0, 0
@@ -152,8 +156,8 @@ func renderMarkdown(env Env, cases []Case, sum map[string]map[string]*Stat, prof
 		w(".\n\n```\n%s```\n\n", p.Top)
 	}
 
-	if allocs != nil {
-		renderAllocs(w, allocs)
+	if at != nil {
+		renderAllocs(w, at)
 	}
 
 	w("## Not measured by this suite (yet)\n\n")
@@ -255,7 +259,7 @@ func yesNo(ok bool) string {
 	return "**no**"
 }
 
-func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults, allocs *AllocResults) []goalRow {
+func goals(cases []Case, sum map[string]map[string]*Stat, idle *IdleResults, allocs *allocsTable) []goalRow {
 	var rows []goalRow
 	if c, ok := findCase(cases, "echo", "native", 64, 100); ok {
 		m := sum[c.ID()]

@@ -20,23 +20,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/wsevents/wsevents/bench/internal/peers"
 	"github.com/wsevents/wsevents/bench/internal/wire"
 )
 
-// The libraries of each benchmark: as in benchrun's cases (neffos has no
-// native broadcast; its native mode has no rooms or namespaces).
-var (
-	allocEchoLibs   = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody", "neffos"}
-	allocEventLibs  = []string{"wsevents", "neffos"}
-	allocBcastLibs  = []string{"wsevents", "gws", "gorilla", "coder", "gobwas-naive", "melody"}
-	allocBcastConns = []int{100, 1000}
-)
+// The broadcast benchmarks' numbers of receivers.
+var allocBcastConns = []int{100, 1000}
 
 // allocSize is the application payload of every message (as the 64 B
 // cases of the suite).
@@ -100,23 +94,15 @@ func formatFor(b *testing.B, name, scenario string) wire.Format {
 // message in flight; per op, the server reads one message and writes one.
 func BenchmarkEcho(b *testing.B) {
 	b.Run("fmt=native", func(b *testing.B) {
-		for _, lib := range allocEchoLibs {
+		for _, lib := range peers.Native {
 			b.Run("lib="+lib, func(b *testing.B) { benchEcho(b, lib, formatFor(b, "native", "echo")) })
 		}
 	})
 	b.Run("fmt=events", func(b *testing.B) {
-		for _, lib := range allocEventLibs {
-			b.Run("lib="+lib, func(b *testing.B) { benchEcho(b, lib, formatFor(b, formatName(lib), "echo")) })
+		for _, lib := range peers.EventEcho {
+			b.Run("lib="+lib, func(b *testing.B) { benchEcho(b, lib, formatFor(b, peers.Format(lib, "events"), "echo")) })
 		}
 	})
-}
-
-// formatName is the event format of an event library.
-func formatName(lib string) string {
-	if strings.HasPrefix(lib, "neffos") {
-		return "neffos"
-	}
-	return "wsevents"
 }
 
 func benchEcho(b *testing.B, lib string, f wire.Format) {
@@ -155,7 +141,7 @@ func benchEcho(b *testing.B, lib string, f wire.Format) {
 func BenchmarkBroadcast(b *testing.B) {
 	for _, n := range allocBcastConns {
 		b.Run("conns="+wire.Itoa(n), func(b *testing.B) {
-			for _, lib := range allocBcastLibs {
+			for _, lib := range peers.NativeBroadcast {
 				b.Run("lib="+lib, func(b *testing.B) { benchBroadcast(b, lib, n) })
 			}
 		})
